@@ -1,0 +1,217 @@
+/* ACCEPT: a level event re-enabled by netev_accept (design.md, research §5 A). */
+#define _GNU_SOURCE
+#include "util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#define ALL_BUT_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
+
+static void accept_one(netev_loop *loop, netev_socket l)
+{
+    netev_socket c;
+    CHECK_OK(netev_accept(loop, l, &c, 0, 0));
+    CHECK(c >= 0);
+    CHECK_OK(netev_close(loop, c));
+}
+
+/* A1, A2: nothing until a client connects; then ACCEPT once. */
+TEST(a1_a2_reported_once)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, &port));
+    EXPECT_NONE(loop);
+    netev_socket c = util_connect(port);
+    netev_event e = EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK(e.udata == &port);
+    CHECK_EQ(e.error[NETEV_ACCEPT_BIT], 0);
+    EXPECT_NONE(loop);
+    accept_one(loop, l);
+    util_close(c);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A3, A4: re-selecting (same mask, or 0 then back) does not re-report. */
+TEST(a3_a4_reselect_does_not_rereport)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_select(loop, l, 0, 0));
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    EXPECT_NONE(loop);
+    accept_one(loop, l);
+    EXPECT_NONE(loop);
+    util_close(c);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A5 (native rule): a new arrival does not re-report an unconsumed ACCEPT;
+ * A6: each accept re-reports while connections remain queued. */
+TEST(a5_a6_arrival_and_accept)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    netev_socket c1 = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    netev_socket c2 = util_connect(port);
+    EXPECT_NONE(loop); /* a program that is not accepting is not woken */
+    accept_one(loop, l);
+    EXPECT(loop, l, NETEV_ACCEPT); /* the second is still queued */
+    accept_one(loop, l);
+    EXPECT_NONE(loop);
+    netev_socket c;
+    CHECK_EQ(netev_accept(loop, l, &c, 0, 0), NETEV_EAGAIN);
+    CHECK_EQ(c, NETEV_INVALID_SOCKET);
+    EXPECT_NONE(loop);
+    /* A7: a fresh connection after the queue emptied is reported */
+    netev_socket c3 = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    accept_one(loop, l);
+    EXPECT_NONE(loop);
+    util_close(c1);
+    util_close(c2);
+    util_close(c3);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A8: a connection queued before netev_select is reported at the next wait. */
+TEST(a8_queued_before_select)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    netev_socket c = util_connect(port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    EXPECT(loop, l, NETEV_ACCEPT);
+    accept_one(loop, l);
+    EXPECT_NONE(loop);
+    util_close(c);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A10: recorded while not selected, reported once selected. */
+TEST(a10_recorded_while_unselected)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_READ | NETEV_CLOSE, 0));
+    netev_socket c = util_connect(port);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT | NETEV_READ, 0));
+    EXPECT(loop, l, NETEV_ACCEPT);
+    accept_one(loop, l);
+    util_close(c);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A11: an accept while ACCEPT is not selected clears the latent record. */
+TEST(a11_accept_clears_latent_record)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_READ, 0));
+    netev_socket c = util_connect(port);
+    EXPECT_NONE(loop);
+    accept_one(loop, l);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    EXPECT_NONE(loop);
+    util_close(c);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A12/B4: the accepted socket is non-blocking, close-on-exec, not selected;
+ * its first select reports WRITE only (never CONNECT). */
+TEST(a12_accepted_socket)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ALL, 0));
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    netev_socket a;
+    CHECK_OK(netev_accept(loop, l, &a, (struct sockaddr *)&peer, &len));
+    CHECK_EQ(len, sizeof peer);
+    CHECK_EQ(peer.sin_family, AF_INET);
+    CHECK_EQ(ntohl(peer.sin_addr.s_addr), INADDR_LOOPBACK);
+    CHECK(fcntl(a, F_GETFL) & O_NONBLOCK);
+    CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC);
+    EXPECT_NONE(loop); /* not selected: nothing reported for it */
+    CHECK_OK(netev_select(loop, a, NETEV_ALL, 0));
+    EXPECT(loop, a, NETEV_WRITE);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, a));
+    util_close(c);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+/* A burst of connections is accepted completely, one accept per report. */
+TEST(burst_accepted_one_per_report)
+{
+    enum { N = 50 };
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    netev_socket cs[N];
+    for (int i = 0; i < N; i++)
+        cs[i] = util_connect(port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    for (int i = 0; i < N; i++) {
+        EXPECT(loop, l, NETEV_ACCEPT);
+        accept_one(loop, l);
+    }
+    EXPECT_NONE(loop);
+    for (int i = 0; i < N; i++)
+        util_close(cs[i]);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
+TEST(accept_bad_calls)
+{
+    netev_loop *loop = util_loop();
+    netev_socket c, s;
+    util_pair(&c, &s);
+    netev_socket out;
+    CHECK_EQ(netev_accept(loop, s, &out, 0, 0), NETEV_EINVAL); /* not a listener */
+    CHECK_EQ(netev_accept(loop, s, 0, 0, 0), NETEV_EINVAL);
+    struct sockaddr_in a;
+    CHECK_EQ(netev_accept(loop, s, &out, (struct sockaddr *)&a, 0), NETEV_EINVAL);
+    CHECK_EQ(netev_accept(0, s, &out, 0, 0), NETEV_EINVAL);
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK_EQ(netev_accept(loop, p[0], &out, 0, 0), NETEV_ENOTSOCK);
+    close(p[0]);
+    close(p[1]);
+    CHECK_EQ(netev_accept(loop, 100000, &out, 0, 0), NETEV_EBADF);
+    util_close(c);
+    util_close(s);
+    netev_loop_free(loop);
+}
+
+RUN_TESTS(CASE(a1_a2_reported_once), CASE(a3_a4_reselect_does_not_rereport), CASE(a5_a6_arrival_and_accept),
+          CASE(a8_queued_before_select), CASE(a10_recorded_while_unselected),
+          CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(burst_accepted_one_per_report),
+          CASE(accept_bad_calls))

@@ -1,0 +1,38 @@
+/* Helpers for tests: real sockets on 127.0.0.1, and expectations about records. */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include "netev.h"
+
+#include "check.h"
+
+void util_init(void);
+const char *util_backend(void);
+int util_slow(void);               /* timeout multiplier (valgrind runs set NETEV_TEST_SLOW) */
+int util_open_fds(void);           /* descriptors open in this process, -1 if unknown */
+void util_sleep_ms(int ms);
+long long util_now_us(void);
+
+netev_loop *util_loop(void);       /* a loop on the backend under test */
+netev_socket util_listener(int *port);            /* blocking, 127.0.0.1, ephemeral port */
+netev_socket util_connect(int port);              /* blocking connect to 127.0.0.1:port */
+void util_pair(netev_socket *client, netev_socket *server); /* connected, both blocking */
+void util_rst(netev_socket s);                    /* close with a reset (SO_LINGER 0) */
+void util_close(netev_socket s);
+void util_send_all(netev_socket s, const void *buf, size_t len); /* blocking helper side */
+size_t util_recv_some(netev_socket s, void *buf, size_t len);   /* blocking helper side */
+void util_set_blocking(netev_socket s, int blocking);
+size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until EAGAIN; bytes sent */
+void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
+const char *util_events_str(unsigned events);
+
+/* Waits (up to 2 s) for the next non-empty batch; it must be exactly one
+ * record, for s, with exactly these events.  Returns that record. */
+netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const char *file, int line);
+/* Nothing is reported within a short wait. */
+void util_expect_none(netev_loop *loop, const char *file, int line);
+
+#define EXPECT(loop, s, ev) util_expect((loop), (s), (ev), __FILE__, __LINE__)
+#define EXPECT_NONE(loop) util_expect_none((loop), __FILE__, __LINE__)
+
+#endif
