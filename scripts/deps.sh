@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what building and testing netev needs, if it is missing (Debian/Ubuntu).
+set -e
+need=""
+command -v cmake >/dev/null 2>&1 || need="$need cmake"
+command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
+command -v make >/dev/null 2>&1 || need="$need make"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
+command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "netev needs:$need -- install them with: apt-get install$need" >&2
+  exit 1
+fi
+echo "installing:$need" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need
