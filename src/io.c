@@ -41,14 +41,14 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
     if (sk) {
         if (bit == NETEV_OOB) {
             if (netev__poll1(s, POLLPRI) & POLLPRI)
-                netev__record(loop, s, sk, NETEV_OOB, 0);
+                netev__record(loop, sk, NETEV_OOB, 0);
         } else if (n > 0 &&
                    ((size_t)n == len || (flags & MSG_PEEK) || (sk->flags & NETEV__F_URGENT) ||
                     sk->state == NETEV__DATAGRAM)) {
             /* A short read emptied the queue; a full one may have left data behind
              * (or, with urgent data, stopped at the mark). */
             if (netev__fionread(s) > 0)
-                netev__record(loop, s, sk, NETEV_READ, 0);
+                netev__record(loop, sk, NETEV_READ, 0);
         }
         netev__changed(loop, s, sk);
     }
@@ -132,7 +132,7 @@ int netev_accept(netev_loop *loop, netev_socket listener, netev_socket *out, str
     }
     if (sk) {
         if (netev__poll1(listener, POLLIN) & POLLIN)
-            netev__record(loop, listener, sk, NETEV_ACCEPT, 0);
+            netev__record(loop, sk, NETEV_ACCEPT, 0);
         netev__changed(loop, listener, sk);
     }
     *out = fd;
@@ -179,8 +179,8 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
     if (r == 0) {
         sk->state = NETEV__CONNECTED;
         sk->flags |= NETEV__F_VIA_CONNECT;
-        netev__record(loop, s, sk, NETEV_CONNECT, 0);
-        netev__record(loop, s, sk, NETEV_WRITE, 0);
+        netev__record(loop, sk, NETEV_CONNECT, 0);
+        netev__record(loop, sk, NETEV_WRITE, 0);
     } else if (e == EINPROGRESS || e == EINTR) {
         /* EINTR: the connection goes on in the background, as EINPROGRESS. */
         sk->state = NETEV__CONNECTING;
@@ -188,7 +188,7 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
     } else if (is_connect_outcome(e)) {
         sk->state = NETEV__FAILED;
         sk->flags |= NETEV__F_VIA_CONNECT | NETEV__F_DEAD;
-        netev__record(loop, s, sk, NETEV_CONNECT, netev__map_errno(e));
+        netev__record(loop, sk, NETEV_CONNECT, netev__map_errno(e));
     } else {
         return netev__map_errno(e);
     }

@@ -197,7 +197,7 @@ int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
     }
     /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
     if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM)
-        netev__record(loop, s, sk, NETEV_WRITE, 0);
+        netev__record(loop, sk, NETEV_WRITE, 0);
     *out = sk;
     return 0;
 }
@@ -218,20 +218,21 @@ void netev__unregister(netev_loop *loop, netev_socket s, netev__sock *sk)
 
 /* ---- recording and the ready queue ---- */
 
-static void enqueue(netev_loop *loop, netev_socket s, netev__sock *sk)
+static void enqueue(netev_loop *loop, netev__sock *sk)
 {
     if (sk->flags & NETEV__F_QUEUED)
         return;
+    int32_t slot = netev__slot(loop, sk);
     sk->flags |= NETEV__F_QUEUED;
     sk->next = -1;
     if (loop->tail < 0)
-        loop->head = (int32_t)s;
+        loop->head = slot;
     else
-        loop->socks[loop->tail].next = (int32_t)s;
-    loop->tail = (int32_t)s;
+        loop->socks[loop->tail].next = slot;
+    loop->tail = slot;
 }
 
-void netev__record(netev_loop *loop, netev_socket s, netev__sock *sk, unsigned bit, int err)
+void netev__record(netev_loop *loop, netev__sock *sk, unsigned bit, int err)
 {
     if (bit == NETEV_ACCEPT)
         sk->flags &= ~NETEV__F_STARVED; /* the listener is worth trying again */
@@ -244,7 +245,7 @@ void netev__record(netev_loop *loop, netev_socket s, netev__sock *sk, unsigned b
     else if (bit & (NETEV_CONNECT | NETEV_ACCEPT))
         sk->err_open = (int8_t)err;
     if (sk->mask & bit)
-        enqueue(loop, s, sk);
+        enqueue(loop, sk);
 }
 
 /* Fill records from the front of the queue; entries of closed sockets and
@@ -253,8 +254,8 @@ static int pop_records(netev_loop *loop, netev_event *out, int max)
 {
     int n = 0;
     while (n < max && loop->head >= 0) {
-        int32_t s = loop->head;
-        netev__sock *sk = &loop->socks[s];
+        int32_t slot = loop->head;
+        netev__sock *sk = &loop->socks[slot];
         loop->head = sk->next;
         if (loop->head < 0)
             loop->tail = -1;
@@ -264,7 +265,7 @@ static int pop_records(netev_loop *loop, netev_event *out, int max)
             continue;
         sk->pending &= (uint8_t)~ev;
         netev_event *e = &out[n];
-        e->sock = s;
+        e->sock = netev__slot_socket(loop, slot);
         e->udata = sk->udata;
         e->events = ev;
         memset(e->error, 0, sizeof e->error);
@@ -292,7 +293,7 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
     sk->udata = udata;
     /* Recorded but unreported events of the new mask are reported at the next wait. */
     if (sk->pending & sk->mask)
-        enqueue(loop, s, sk);
+        enqueue(loop, sk);
     return 0;
 }
 

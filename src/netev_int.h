@@ -84,7 +84,8 @@ extern const netev__backend netev__backend_poll;
 extern const netev__backend netev__backend_epoll;
 #endif
 
-/* loop.c */
+/* loop.c.  The table is indexed by "slot"; on POSIX the slot is the
+ * descriptor itself, so finding a socket's record costs one bounds check. */
 static inline netev__sock *netev__lookup(netev_loop *loop, netev_socket s)
 {
     if (s < 0 || s >= loop->nsocks)
@@ -92,7 +93,16 @@ static inline netev__sock *netev__lookup(netev_loop *loop, netev_socket s)
     netev__sock *sk = &loop->socks[s];
     return (sk->flags & NETEV__F_REGISTERED) ? sk : 0;
 }
-void netev__record(netev_loop *loop, netev_socket s, netev__sock *sk, unsigned bit, int err);
+static inline int32_t netev__slot(const netev_loop *loop, const netev__sock *sk)
+{
+    return (int32_t)(sk - loop->socks);
+}
+static inline netev_socket netev__slot_socket(const netev_loop *loop, int32_t slot)
+{
+    (void)loop;
+    return (netev_socket)slot;
+}
+void netev__record(netev_loop *loop, netev__sock *sk, unsigned bit, int err);
 static inline void netev__changed(netev_loop *loop, netev_socket s, netev__sock *sk)
 {
     if (loop->backend->update)

@@ -23,26 +23,26 @@ static void connected_ready(netev_loop *loop, netev_socket s, netev__sock *sk, u
         if (e || (r & NETEV__HUP)) {
             /* Reset, fatal error, or both directions shut: the connection is over. */
             sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
-            netev__record(loop, s, sk, NETEV_CLOSE, e ? close_error(e) : 0);
+            netev__record(loop, sk, NETEV_CLOSE, e ? close_error(e) : 0);
         }
     }
     if ((r & NETEV__RDHUP) && !(sk->flags & NETEV__F_RD_EOF)) {
         sk->flags |= NETEV__F_RD_EOF;
-        netev__record(loop, s, sk, NETEV_CLOSE, 0);
+        netev__record(loop, sk, NETEV_CLOSE, 0);
     }
     if (r & NETEV__PRI) {
         sk->flags |= NETEV__F_URGENT;
-        netev__record(loop, s, sk, NETEV_OOB, 0);
+        netev__record(loop, sk, NETEV_OOB, 0);
     }
     /* READ enabled means the last recv left nothing behind, so IN is new data;
      * after the peer's FIN, IN also means EOF, which is CLOSE and never READ. */
     if ((r & (NETEV__IN | NETEV__RDHUP | NETEV__HUP | NETEV__ERR)) && !(sk->disabled & NETEV_READ)) {
         if (!(sk->flags & NETEV__F_RD_EOF) || netev__fionread(s) > 0)
-            netev__record(loop, s, sk, NETEV_READ, 0);
+            netev__record(loop, sk, NETEV_READ, 0);
     }
     if ((r & NETEV__OUT) && (sk->flags & NETEV__F_WRITE_BLOCKED)) {
         sk->flags &= ~NETEV__F_WRITE_BLOCKED;
-        netev__record(loop, s, sk, NETEV_WRITE, 0);
+        netev__record(loop, sk, NETEV_WRITE, 0);
     }
 }
 
@@ -53,15 +53,15 @@ static void connecting_ready(netev_loop *loop, netev_socket s, netev__sock *sk, 
         int e = netev__so_error(s);
         sk->state = NETEV__FAILED;
         sk->flags |= NETEV__F_DEAD;
-        netev__record(loop, s, sk, outcome, e ? netev__map_errno(e) : NETEV_ECONNABORTED);
+        netev__record(loop, sk, outcome, e ? netev__map_errno(e) : NETEV_ECONNABORTED);
         return;
     }
     if (!(r & NETEV__OUT))
         return;
     sk->state = NETEV__CONNECTED;
     if (outcome == NETEV_CONNECT)
-        netev__record(loop, s, sk, NETEV_CONNECT, 0);
-    netev__record(loop, s, sk, NETEV_WRITE, 0);
+        netev__record(loop, sk, NETEV_CONNECT, 0);
+    netev__record(loop, sk, NETEV_WRITE, 0);
     /* The peer may already have sent data or closed. */
     connected_ready(loop, s, sk, r & ~(unsigned)NETEV__OUT);
 }
@@ -76,10 +76,10 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned r)
         if (r & NETEV__ERR) {
             int e = netev__so_error(s);
             if (e)
-                netev__record(loop, s, sk, NETEV_ACCEPT, netev__map_errno(e));
+                netev__record(loop, sk, NETEV_ACCEPT, netev__map_errno(e));
         }
         if (r & NETEV__IN)
-            netev__record(loop, s, sk, NETEV_ACCEPT, 0);
+            netev__record(loop, sk, NETEV_ACCEPT, 0);
         break;
     case NETEV__CONNECTING:
         connecting_ready(loop, s, sk, r);
@@ -91,10 +91,10 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned r)
         if (r & NETEV__ERR)
             (void)netev__so_error(s); /* ICMP errors of connectionless sockets are not events */
         if ((r & NETEV__IN) && !(sk->disabled & NETEV_READ))
-            netev__record(loop, s, sk, NETEV_READ, 0);
+            netev__record(loop, sk, NETEV_READ, 0);
         if ((r & NETEV__OUT) && (sk->flags & NETEV__F_WRITE_BLOCKED)) {
             sk->flags &= ~NETEV__F_WRITE_BLOCKED;
-            netev__record(loop, s, sk, NETEV_WRITE, 0);
+            netev__record(loop, sk, NETEV_WRITE, 0);
         }
         break;
     default:

@@ -40,7 +40,7 @@ static void resume(netev_loop *loop, netev_socket s, netev__sock *sk)
 {
     sk->flags &= ~NETEV__F_STARVED;
     if (netev__poll1(s, POLLIN) & POLLIN)
-        netev__record(loop, s, sk, NETEV_ACCEPT, 0);
+        netev__record(loop, sk, NETEV_ACCEPT, 0);
     netev__changed(loop, s, sk);
 }
 
