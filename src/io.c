@@ -161,10 +161,6 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
             return err;
     }
     switch (sk->state) {
-    case NETEV__FAILED: /* Linux lets a failed socket try again: so does the CONNECT event */
-        sk->disabled &= (uint8_t)~NETEV_CONNECT;
-        sk->flags &= ~NETEV__F_DEAD;
-        break;
     case NETEV__UNCONNECTED:
         break;
     case NETEV__CONNECTING:
@@ -172,7 +168,8 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
     case NETEV__CONNECTED:
         return NETEV_EISCONN;
     default:
-        return NETEV_EINVAL; /* listening or connectionless */
+        /* listening, connectionless, or failed: as on Windows, a failed socket is closed, not reused */
+        return NETEV_EINVAL;
     }
     int r = connect(s, addr, addrlen);
     int e = r < 0 ? errno : 0;
