@@ -3,6 +3,7 @@
 #define NETEV_INT_H
 
 #include "netev.h"
+#include "netev_hooks.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -75,6 +76,8 @@ struct netev_loop {
     int batch_n;
     netev__starved *starved; /* listeners whose accept hit EMFILE/ENFILE */
     int nstarved, cap_starved;
+    netev__resignal_fn resignal; /* loop option of netev_hooks.h, NULL = native rule */
+    void *resignal_ctx;
     atomic_int wake_pending;
     int wake_rfd, wake_wfd; /* eventfd (both the same) or a pipe */
 };
