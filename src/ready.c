@@ -64,6 +64,17 @@ static void connecting_ready(netev_loop *loop, netev_socket s, netev__sock *sk, 
     unsigned outcome = (sk->flags & NETEV__F_VIA_CONNECT) ? NETEV_CONNECT : NETEV_CLOSE;
     if (r & (NETEV__ERR | NETEV__HUP)) {
         int e = netev__so_error(s);
+        if (e == ECONNRESET || e == EPIPE) {
+            /* A refused SYN is ECONNREFUSED: a reset means it had connected
+             * before the peer reset it (research §5 F8). */
+            sk->state = NETEV__CONNECTED;
+            if (outcome == NETEV_CONNECT)
+                netev__record(loop, sk, NETEV_CONNECT, 0);
+            netev__record(loop, sk, NETEV_WRITE, 0);
+            sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+            netev__record(loop, sk, NETEV_CLOSE, NETEV_ECONNRESET);
+            return;
+        }
         sk->state = NETEV__FAILED;
         sk->flags |= NETEV__F_DEAD;
         netev__record(loop, sk, outcome, e ? netev__map_errno(e) : NETEV_ECONNABORTED);
