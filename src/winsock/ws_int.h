@@ -32,6 +32,8 @@ enum {
     WS_OWNED = 1 << 2,        /* created by socket() or accept(): WSACleanup closes it */
     WS_CONNECTING = 1 << 3,   /* connect started, outcome not yet harvested */
     WS_WR_SHUT = 1 << 4,      /* shutdown(SD_SEND or SD_BOTH) called here */
+    WS_RD_SHUT = 1 << 5,      /* shutdown(SD_RECEIVE or SD_BOTH) called here */
+    WS_CLOSE_HELD = 1 << 6,   /* FD_CLOSE seen from our own shutdown: held until the peer's FIN */
 };
 
 typedef struct ws_sock {
@@ -42,9 +44,11 @@ typedef struct ws_sock {
     uint16_t used;
     int err[NETEV_MAX_EVENTS]; /* WSA error per FD_*_BIT, valid for pending bits */
     int connect_error;  /* a failed connect's WSA error: Windows' SO_ERROR keeps it (§5 B10) */
+    int abort_error;    /* the connection ended abortively: recv/send fail with this, not EOF */
     /* Resignal baselines (§5 D3, A5, E2): what the last report had seen. */
     int rd_seen;        /* FIONREAD (bytes before the urgent mark) */
     int oob_seen;       /* FIONREAD: grows when a new urgent byte moves the mark */
+    int oob_byte;       /* the urgent byte (peeked), -1 = none: a new one may replace it in place */
     int acc_seen;       /* accept queue length */
 } ws_sock;
 
@@ -66,6 +70,7 @@ typedef struct ws_state {
     int resignal;      /* the backend reports new arrivals (epoll): baselines are kept */
     int pumping;       /* a thread blocks in netev_wait without the mutex */
     int core_waiters;  /* threads waiting for the pumper to let go */
+    int held_closes;   /* sockets with WS_CLOSE_HELD: checked at every harvest */
     ws_sock *socks;    /* indexed by descriptor */
     int nsocks;
     netev_event recs[WS_RECORDS]; /* netev_wait's records: must outlive the call (netev_close marks them) */
@@ -102,7 +107,9 @@ int ws_socket_check(SOCKET s);     /* 0 if s is a socket, else WSAENOTSOCK */
 
 /* ws_probe.c: one-syscall probes */
 int ws_fionread(SOCKET s);
+int ws_urgent_byte(SOCKET s); /* the pending urgent byte (peeked), -1 = none */
 int ws_accept_queue(SOCKET s);
+int ws_peer_finished(SOCKET s); /* the peer's FIN (or a reset) has arrived */
 int ws_set_fd_nonblock(SOCKET s, int on); /* 0 or errno */
 /* Block (without any lock) until s is ready for events or the slice ends;
  * returns when woken, so callers re-check their state. */

@@ -42,7 +42,11 @@ int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
         ws->pending &= (uint16_t) ~((flags & MSG_OOB) ? FD_OOB : FD_READ);
         ptrdiff_t n = netev_recv(G.loop, s, buf, (size_t)len, flags);
         int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
+        int abort_error = ws->abort_error;
         ws_unlock();
+        /* Linux reports a reset once, then end of stream; Windows keeps failing. */
+        if ((n == 0 && len > 0) || n == NETEV_ECONNRESET)
+            return abort_error ? ws_fail(abort_error) : n == 0 ? 0 : ws_fail(WSAECONNRESET);
         if (n >= 0)
             return (int)n;
         if (n == NETEV_EAGAIN && blocking) {
@@ -96,8 +100,10 @@ int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
         if (n == NETEV_EAGAIN || (n >= 0 && n < len - total))
             ws->pending &= (uint16_t)~FD_WRITE;
         int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
-        int write_shut = ws->flags & WS_WR_SHUT;
+        int write_shut = ws->flags & WS_WR_SHUT, abort_error = ws->abort_error;
         ws_unlock();
+        if (n < 0 && n != NETEV_EAGAIN && abort_error && !write_shut)
+            return total ? total : ws_fail(abort_error);
         if (n >= 0) {
             total += (int)n;
             if (total == len || !blocking)
@@ -314,11 +320,11 @@ int netev_ws_shutdown(SOCKET s, int how)
     }
     int r = shutdown(s, how);
     int e = r < 0 ? errno : 0;
-    if (r == 0 && how != SD_RECEIVE) {
-        ws_sock *ws = ws_get(s);
-        if (ws)
-            ws->flags |= WS_WR_SHUT;
-    }
+    ws_sock *ws = r == 0 ? ws_get(s) : 0;
+    if (ws && how != SD_RECEIVE)
+        ws->flags |= WS_WR_SHUT;
+    if (ws && how != SD_SEND)
+        ws->flags |= WS_RD_SHUT;
     ws_unlock();
     return e ? ws_fail(ws_from_errno(e)) : 0;
 }

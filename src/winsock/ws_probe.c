@@ -21,6 +21,16 @@ int ws_fionread(SOCKET s)
     return n;
 }
 
+int ws_urgent_byte(SOCKET s)
+{
+    unsigned char c;
+    ssize_t n;
+    do
+        n = recv(s, &c, 1, MSG_OOB | MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    return n == 1 ? c : -1;
+}
+
 int ws_accept_queue(SOCKET s)
 {
 #ifdef TCP_INFO
@@ -33,6 +43,29 @@ int ws_accept_queue(SOCKET s)
     /* Unknown: every readiness counts as news (at worst a spurious FD_ACCEPT). */
     static int ticks;
     return ++ticks;
+}
+
+int ws_peer_finished(SOCKET s)
+{
+#ifdef TCP_INFO
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+        return 1;
+    switch (ti.tcpi_state) {
+    case TCP_CLOSE_WAIT:
+    case TCP_LAST_ACK:
+    case TCP_CLOSING:
+    case TCP_TIME_WAIT:
+    case TCP_CLOSE:
+        return 1;
+    default:
+        return 0;
+    }
+#else
+    (void)s;
+    return 1; /* cannot tell: report the close as it comes */
+#endif
 }
 
 int ws_set_fd_nonblock(SOCKET s, int on)

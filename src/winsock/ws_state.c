@@ -92,8 +92,11 @@ ws_sock *ws_get(SOCKET s)
 
 void ws_drop(SOCKET s)
 {
-    if (s >= 0 && s < G.nsocks)
+    if (s >= 0 && s < G.nsocks) {
+        if (G.socks[s].flags & WS_CLOSE_HELD)
+            G.held_closes--;
         memset(&G.socks[s], 0, sizeof G.socks[s]);
+    }
 }
 
 int ws_ensure_core(SOCKET s, ws_sock *ws)
@@ -120,6 +123,38 @@ static int error_for(unsigned bit, int netev_err)
     }
 }
 
+/* Linux reports our own shutdown(SHUT_RD) like the peer's FIN; Windows'
+ * FD_CLOSE means the peer's (§5 F3). */
+static unsigned hold_own_close(SOCKET s, ws_sock *ws, unsigned ev, int err)
+{
+    if (!(ev & FD_CLOSE) || err || !(ws->flags & WS_RD_SHUT) || ws_peer_finished(s))
+        return ev;
+    ws->flags |= WS_CLOSE_HELD;
+    G.held_closes++;
+    return ev & ~(unsigned)FD_CLOSE;
+}
+
+static void record(ws_sock *ws, unsigned bit_index, int wsa_error)
+{
+    unsigned bit = 1u << bit_index;
+    ws->err[bit_index] = wsa_error;
+    ws->pending |= (uint16_t)bit;
+    if ((bit & ws->mask) && ws->event)
+        ws_event_signal(ws->event);
+}
+
+static void release_held_closes(void)
+{
+    for (SOCKET s = 0; s < G.nsocks && G.held_closes > 0; s++) {
+        ws_sock *ws = ws_peek(s);
+        if (!ws || !(ws->flags & WS_CLOSE_HELD) || !ws_peer_finished(s))
+            continue;
+        ws->flags &= (uint16_t)~WS_CLOSE_HELD;
+        G.held_closes--;
+        record(ws, FD_CLOSE_BIT, 0);
+    }
+}
+
 void ws_absorb(const netev_event *e, int n)
 {
     for (int i = 0; i < n; i++) {
@@ -127,9 +162,14 @@ void ws_absorb(const netev_event *e, int n)
         unsigned ev = e[i].events;
         if (!ws || !ev)
             continue;
+        ev = hold_own_close(e[i].sock, ws, ev, e[i].error[NETEV_CLOSE_BIT]);
         for (unsigned bit = 0; bit < NETEV_MAX_EVENTS; bit++)
             if (ev & (1u << bit))
                 ws->err[bit] = error_for(bit, e[i].error[bit]);
+        if ((ev & FD_CLOSE) && e[i].error[NETEV_CLOSE_BIT])
+            ws->abort_error = e[i].error[NETEV_CLOSE_BIT] == NETEV_ECONNRESET
+                                  ? WSAECONNRESET
+                                  : ws_from_netev(e[i].error[NETEV_CLOSE_BIT]);
         if (ev & FD_CONNECT) {
             ws->connect_error = ws->err[FD_CONNECT_BIT];
             ws->flags &= (uint16_t)~WS_CONNECTING;
@@ -138,8 +178,10 @@ void ws_absorb(const netev_event *e, int n)
             /* What this report has seen: only more than this re-signals. */
             if (ev & FD_READ)
                 ws->rd_seen = ws_fionread(e[i].sock);
-            if (ev & FD_OOB)
+            if (ev & FD_OOB) {
                 ws->oob_seen = ws_fionread(e[i].sock);
+                ws->oob_byte = ws_urgent_byte(e[i].sock);
+            }
             if (ev & FD_ACCEPT)
                 ws->acc_seen = ws_accept_queue(e[i].sock);
         }
@@ -164,12 +206,21 @@ int ws_resignal_cb(void *ctx, netev_socket s, unsigned bit)
         seen = &ws->rd_seen;
         now = ws_fionread(s);
         break;
-    case NETEV_OOB:
+    case NETEV_OOB: {
         /* FIONREAD stops at the urgent mark, so it grows when a new urgent
-         * byte moves the mark, not when ordinary data arrives behind it. */
+         * byte moves the mark, not when ordinary data arrives behind it.  An
+         * unread urgent byte at the head of the stream is dropped by Linux
+         * when a new one comes: the mark stays, the byte changes. */
+        int byte = ws_urgent_byte(s), changed = byte >= 0 && byte != ws->oob_byte;
+        ws->oob_byte = byte;
         seen = &ws->oob_seen;
         now = ws_fionread(s);
+        if (changed) {
+            *seen = now;
+            return 1;
+        }
         break;
+    }
     case NETEV_ACCEPT:
         seen = &ws->acc_seen;
         now = ws_accept_queue(s);
@@ -186,16 +237,23 @@ void ws_harvest(void)
 {
     for (;;) {
         int n = netev_wait(G.loop, G.recs, WS_RECORDS, 0);
-        if (n <= 0)
-            return;
-        ws_absorb(G.recs, n);
+        if (n > 0)
+            ws_absorb(G.recs, n);
         if (n < WS_RECORDS)
-            return;
+            break;
     }
+    if (G.held_closes)
+        release_held_closes();
 }
+
+/* The loop does not watch a socket it considers closed: a held close is
+ * looked at this often while a wait blocks. */
+#define HELD_CLOSE_CHECK_MS 50
 
 int ws_pump(int timeout_ms)
 {
+    if (G.held_closes && (timeout_ms < 0 || timeout_ms > HELD_CLOSE_CHECK_MS))
+        timeout_ms = HELD_CLOSE_CHECK_MS;
     G.pumping = 1;
     pthread_mutex_unlock(&G.mu);
     int n = netev_wait(G.loop, G.recs, WS_RECORDS, timeout_ms);
@@ -203,9 +261,9 @@ int ws_pump(int timeout_ms)
     G.pumping = 0;
     if (n > 0) {
         ws_absorb(G.recs, n);
-        if (n == WS_RECORDS)
-            ws_harvest();
     }
+    if (n == WS_RECORDS || G.held_closes)
+        ws_harvest();
     /* Threads waiting for the core, or for events just set, go on. */
     pthread_cond_broadcast(&G.cv);
     return n;
