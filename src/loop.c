@@ -167,7 +167,7 @@ static int probe_state(netev_socket s, int *state)
     return 0;
 }
 
-int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
+static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
 {
     if (s < 0)
         return NETEV_EBADF;
@@ -200,6 +200,12 @@ int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
         netev__record(loop, sk, NETEV_WRITE, 0);
     *out = sk;
     return 0;
+}
+
+int netev__track(netev_loop *loop, netev_socket s, netev__sock **out)
+{
+    *out = netev__lookup(loop, s);
+    return *out ? 0 : register_socket(loop, s, out);
 }
 
 /* Forget a socket; its queue entry stays linked and is skipped when popped. */
@@ -283,12 +289,10 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
 {
     if (!loop || (events & ~(unsigned)NETEV_ALL))
         return NETEV_EINVAL;
-    netev__sock *sk = netev__lookup(loop, s);
-    if (!sk) {
-        int err = netev__register(loop, s, &sk);
-        if (err)
-            return err;
-    }
+    netev__sock *sk;
+    int err = netev__track(loop, s, &sk);
+    if (err)
+        return err;
     sk->mask = (uint8_t)events;
     sk->udata = udata;
     /* Recorded but unreported events of the new mask are reported at the next wait. */

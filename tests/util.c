@@ -97,6 +97,23 @@ void util_pair(netev_socket *client, netev_socket *server)
     close(l);
 }
 
+util_fixture util_fixture_new(unsigned mask)
+{
+    util_fixture f;
+    f.loop = util_loop();
+    util_pair(&f.c, &f.s);
+    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
+    return f;
+}
+
+void util_fixture_free(util_fixture *f)
+{
+    CHECK_OK(netev_close(f->loop, f->s));
+    if (f->c != NETEV_INVALID_SOCKET)
+        util_close(f->c);
+    netev_loop_free(f->loop);
+}
+
 void util_rst(netev_socket s)
 {
     struct linger lg = {1, 0};
