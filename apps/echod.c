@@ -22,7 +22,6 @@
 #include <sys/resource.h>
 
 #define BATCH 512        /* records per netev_wait */
-#define ACCEPT_BATCH 32  /* accepts per ACCEPT record: a bound, so sessions keep being served */
 #define RECV_BUF (64 * 1024)
 
 typedef struct echod {
@@ -113,41 +112,42 @@ static void accept_failed(echod *d, int err)
     fprintf(stderr, "echod: accept: %s\n", netev_strerror(err));
 }
 
-static void accept_some(echod *d)
+/* One accept per ACCEPT record: the core reports ACCEPT again at the next
+ * wait while connections remain queued (it checks right after the accept),
+ * so a loop here would only add a final accept that fails with EAGAIN. */
+static void accept_one(echod *d)
 {
-    for (int i = 0; i < ACCEPT_BATCH; i++) {
-        struct sockaddr_storage peer;
-        socklen_t peer_len = sizeof peer;
-        netev_socket s;
-        int err;
-        if (d->opt.max_conns && netev_sessions_count(d->tab) >= d->opt.max_conns) {
-            err = netev_accept(d->loop, d->listener, &s, (struct sockaddr *)&peer, &peer_len);
-            if (err) {
-                accept_failed(d, err);
-                return;
-            }
-            netev_close(d->loop, s);
-            d->rejected++;
-            if (d->opt.verbose) {
-                char text[64];
-                printf("echod: rejected %s: --max-conns %zu reached\n", peer_text(&peer, text, sizeof text),
-                       d->opt.max_conns);
-            }
-            continue;
-        }
-        err = netev_session_accept(d->tab, d->listener, 0, &s, (struct sockaddr *)&peer, &peer_len);
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    netev_socket s;
+    int err;
+    if (d->opt.max_conns && netev_sessions_count(d->tab) >= d->opt.max_conns) {
+        err = netev_accept(d->loop, d->listener, &s, (struct sockaddr *)&peer, &peer_len);
         if (err) {
             accept_failed(d, err);
             return;
         }
-        d->out_of_fds = 0;
-        d->accepted++;
-        if (d->opt.trace)
-            printf("Client Connected\n");
+        netev_close(d->loop, s);
+        d->rejected++;
         if (d->opt.verbose) {
             char text[64];
-            printf("echod: fd %d connected from %s\n", (int)s, peer_text(&peer, text, sizeof text));
+            printf("echod: rejected %s: --max-conns %zu reached\n", peer_text(&peer, text, sizeof text),
+                   d->opt.max_conns);
         }
+        return;
+    }
+    err = netev_session_accept(d->tab, d->listener, 0, &s, (struct sockaddr *)&peer, &peer_len);
+    if (err) {
+        accept_failed(d, err);
+        return;
+    }
+    d->out_of_fds = 0;
+    d->accepted++;
+    if (d->opt.trace)
+        printf("Client Connected\n");
+    if (d->opt.verbose) {
+        char text[64];
+        printf("echod: fd %d connected from %s\n", (int)s, peer_text(&peer, text, sizeof text));
     }
 }
 
@@ -196,7 +196,7 @@ static int serve(echod *d)
             if (!ev->events)
                 continue; /* its socket was closed while we walked the batch */
             if (ev->sock == d->listener)
-                accept_some(d);
+                accept_one(d);
             else
                 serve_session(d, ev, buf);
         }
