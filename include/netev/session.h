@@ -19,7 +19,9 @@
  *    session stops reading (netev_session_recv returns 0 without a system
  *    call), so TCP flow control slows the peer down; reading resumes when the
  *    backlog drains.  A recv never reads more than the room left below
- *    max_pending, so a peer that never reads costs at most max_pending bytes;
+ *    max_pending, so an echo peer that never reads costs at most max_pending
+ *    bytes (a program whose replies are larger than what it reads, or that
+ *    sends unprompted, bounds its own backlogs with netev_session_pending);
  *  - the peer's FIN: everything it sent is still read and its replies sent,
  *    then the session closes (NETEV_SESSION_DONE);
  *  - a reset or any socket error closes the session at once.
