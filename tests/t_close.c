@@ -4,32 +4,10 @@
 
 #define NO_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
 
-typedef struct fixture {
-    netev_loop *loop;
-    netev_socket c, s;
-} fixture;
-
-static fixture setup(unsigned mask)
-{
-    fixture f;
-    f.loop = util_loop();
-    util_pair(&f.c, &f.s);
-    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
-    return f;
-}
-
-static void teardown(fixture *f, int client_open)
-{
-    CHECK_OK(netev_close(f->loop, f->s));
-    if (client_open)
-        util_close(f->c);
-    netev_loop_free(f->loop);
-}
-
 /* F1: the peer closes: CLOSE with error 0, once; re-selecting does not repeat it; recv gives 0. */
 TEST(f1_peer_close)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_close(f.c);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE); /* EOF never shows up as READ */
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], 0);
@@ -43,15 +21,16 @@ TEST(f1_peer_close)
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
-    EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    EXPECT_IDLE(f.loop, 200); /* EOF stays readable: nothing may spin on it */
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F2: the peer shuts down its sending side: CLOSE; we can still send, and the
  * peer's later close reports nothing more. */
 TEST(f2_peer_shutdown_send)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     CHECK(shutdown(f.c, 1) == 0);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], 0);
@@ -61,14 +40,15 @@ TEST(f2_peer_shutdown_send)
     CHECK(memcmp(buf, "still", 5) == 0);
     util_close(f.c);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F4: data then FIN: READ and CLOSE (merged when both arrived), the data stays
  * readable until recv returns 0. */
 TEST(f4_data_then_close)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "12345", 5);
     util_close(f.c);
     util_sleep_ms(20);
@@ -81,13 +61,14 @@ TEST(f4_data_then_close)
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* FIN while READ is reported but unconsumed: CLOSE still comes at once. */
 TEST(close_while_read_unconsumed)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "abc", 3);
     EXPECT(f.loop, f.s, NETEV_READ);
     util_close(f.c);
@@ -96,19 +77,21 @@ TEST(close_while_read_unconsumed)
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F5: the peer closed before the first select: CLOSE at the next wait. */
 TEST(f5_closed_before_select)
 {
-    fixture f = setup(0);
+    util_fixture f = util_fixture_new(0);
     util_close(f.c);
     util_sleep_ms(20);
     CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, 0));
     EXPECT(f.loop, f.s, NETEV_CLOSE);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F5 for a socket never selected before the close happened. */
@@ -128,18 +111,19 @@ TEST(f5_first_select_after_close)
 /* F6: CLOSE recorded while not selected is reported once selected. */
 TEST(f6_unselected_close_kept)
 {
-    fixture f = setup(NETEV_READ);
+    util_fixture f = util_fixture_new(NETEV_READ);
     util_close(f.c);
     EXPECT_NONE(f.loop); /* and no READ for the EOF */
     CHECK_OK(netev_select(f.loop, f.s, NETEV_READ | NETEV_CLOSE, 0));
     EXPECT(f.loop, f.s, NETEV_CLOSE);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F7: a reset gives CLOSE with NETEV_ECONNRESET, once; recv then gives 0 or NETEV_ECONNRESET. */
 TEST(f7_reset)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_rst(f.c);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);
@@ -149,25 +133,27 @@ TEST(f7_reset)
     char buf[8];
     ptrdiff_t r = netev_recv(f.loop, f.s, buf, sizeof buf, 0);
     CHECK(r == 0 || r == NETEV_ECONNRESET);
-    EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    EXPECT_IDLE(f.loop, 200); /* a dead socket stays readable and hung up: nothing may spin */
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* A reset after a FIN was reported adds nothing: CLOSE is one-shot. */
 TEST(reset_after_fin_is_silent)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     CHECK(shutdown(f.c, 1) == 0);
     EXPECT(f.loop, f.s, NETEV_CLOSE);
     util_rst(f.c);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* A reset while a send is blocked: CLOSE(reset), then sending fails without SIGPIPE. */
 TEST(reset_while_write_blocked)
 {
-    fixture f = setup(NETEV_ALL);
+    util_fixture f = util_fixture_new(NETEV_ALL);
     EXPECT(f.loop, f.s, NETEV_WRITE);
     util_fill(f.loop, f.s);
     util_rst(f.c);
@@ -175,8 +161,9 @@ TEST(reset_while_write_blocked)
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);
     ptrdiff_t r = netev_send(f.loop, f.s, "x", 1, 0);
     CHECK(r == NETEV_EPIPE || r == NETEV_ECONNRESET);
-    EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    EXPECT_IDLE(f.loop, 200);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f4_data_then_close),

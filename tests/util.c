@@ -69,7 +69,7 @@ netev_socket util_listener(int *port)
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(listen(s, 128) == 0);
+    CHECK(listen(s, 4096) == 0); /* generous: an overflowing backlog makes the kernel drop or reset connections */
     socklen_t len = sizeof a;
     CHECK(getsockname(s, (struct sockaddr *)&a, &len) == 0);
     *port = ntohs(a.sin_port);
@@ -95,6 +95,23 @@ void util_pair(netev_socket *client, netev_socket *server)
     CHECK(*server >= 0);
     fcntl(*server, F_SETFD, FD_CLOEXEC);
     close(l);
+}
+
+util_fixture util_fixture_new(unsigned mask)
+{
+    util_fixture f;
+    f.loop = util_loop();
+    util_pair(&f.c, &f.s);
+    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
+    return f;
+}
+
+void util_fixture_free(util_fixture *f)
+{
+    CHECK_OK(netev_close(f->loop, f->s));
+    if (f->c != NETEV_INVALID_SOCKET)
+        util_close(f->c);
+    netev_loop_free(f->loop);
 }
 
 void util_rst(netev_socket s)
@@ -273,4 +290,18 @@ void util_expect_none(netev_loop *loop, const char *file, int line)
     if (n != 0)
         check_fail(file, line, "expected nothing, got %d records, first %s on socket %d", n,
                    util_events_str(out[0].events), (int)out[0].sock);
+}
+
+void util_expect_idle(netev_loop *loop, int ms, const char *file, int line)
+{
+    long long t0 = util_now_us(), cpu0 = util_cpu_us();
+    int n = netev_wait(loop, expect_out, 8, ms);
+    long long waited = util_now_us() - t0, cpu = util_cpu_us() - cpu0;
+    if (n != 0)
+        check_fail(file, line, "expected nothing, got %d records, first %s on socket %d", n,
+                   util_events_str(expect_out[0].events), (int)expect_out[0].sock);
+    if (waited < ms * 1000LL - 1000)
+        check_fail(file, line, "a %d ms wait returned after %lld us", ms, waited);
+    if (cpu > waited / 5 + 5000LL * util_slow())
+        check_fail(file, line, "spinning: %lld us of CPU in a %lld us wait", cpu, waited);
 }

@@ -41,12 +41,25 @@ size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until EAGAIN; 
 void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
 const char *util_events_str(unsigned events);
 
+/* A loop and a connected pair: s is selected with mask, c is a plain blocking socket. */
+typedef struct util_fixture {
+    netev_loop *loop;
+    netev_socket c, s;
+} util_fixture;
+util_fixture util_fixture_new(unsigned mask);
+/* netev_close(s), close c unless it is NETEV_INVALID_SOCKET, free the loop. */
+void util_fixture_free(util_fixture *f);
+
 /* Waits (up to 2 s) for the next non-empty batch; it must be exactly one
  * record, for s, with exactly these events.  Returns that record. */
 netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const char *file, int line);
 /* Nothing is reported within a short wait. */
 void util_expect_none(netev_loop *loop, const char *file, int line);
 
+/* Nothing is reported for ms, and the process does not spin meanwhile. */
+void util_expect_idle(netev_loop *loop, int ms, const char *file, int line);
+
+#define EXPECT_IDLE(loop, ms) util_expect_idle((loop), (ms), __FILE__, __LINE__)
 #define EXPECT(loop, s, ev) util_expect((loop), (s), (ev), __FILE__, __LINE__)
 #define EXPECT_NONE(loop) util_expect_none((loop), __FILE__, __LINE__)
 
