@@ -231,6 +231,7 @@ def bulk(port, size=8 * 1024 * 1024):
 
 def run(cmd, env, port, workdir, ready_timeout):
     server = Server(cmd, env, os.path.join(workdir, f"seed_echo_{port}.log"))
+    ok = False
     try:
         wait_ready(server, port, ready_timeout)
         wait_log_count(server, "Client Disconnected", 1)  # the readiness probe
@@ -260,11 +261,14 @@ def run(cmd, env, port, workdir, ready_timeout):
         cpu = idle_cpu(server, 1.0)
         check(cpu < 0.2, f"the server spins after its clients left: {cpu:.2f} s in 1 s")
         check(server.alive(), "server died")
+        ok = True
     except Failure:
         sys.stdout.write("--- server output (tail) ---\n" + server.output()[-3000:] + "\n")
         raise
     finally:
         server.stop()
+        if ok:
+            os.unlink(server.logpath)  # kept when a check failed
 
 
 def build_for_wine(source, workdir):
