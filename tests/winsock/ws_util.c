@@ -90,6 +90,15 @@ const char *ws_no_resignal_reason(void)
 #endif
 }
 
+int ws_started_elsewhere(void)
+{
+    SOCKET s = socket(AF_INET, SOCK_STREAM, 0);
+    if (s == INVALID_SOCKET)
+        return 0;
+    closesocket(s);
+    return 1;
+}
+
 SOCKET ws_tcp_socket(void)
 {
     SOCKET s = socket(AF_INET, SOCK_STREAM, 0);

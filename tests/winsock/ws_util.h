@@ -23,6 +23,8 @@ int ws_skip(const char *row, const char *why); /* prints "skip ROW: WHY"; return
  * Windows does; Wine does not; on POSIX only the epoll backend can. */
 const char *ws_no_resignal_reason(void); /* NULL if supported here */
 int ws_is_wine(void);
+/* Winsock is process-wide: is it started already (a harness's WSAStartup)? */
+int ws_started_elsewhere(void);
 
 SOCKET ws_tcp_socket(void);                       /* fresh, blocking, unbound */
 SOCKET ws_listener(SOCKADDR_IN *addr);            /* 127.0.0.1, ephemeral port, listening */
