@@ -45,7 +45,8 @@ int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpN
     if (err)
         return ws_fail(err);
     ws_event_slot *ev = 0;
-    if ((err = ws_socket_check(s)))
+    ws_sock *ws = ws_peek(s);
+    if (!ws && (err = ws_socket_check(s))) /* a tracked socket is known to be one */
         goto fail;
     err = WSAEFAULT;
     if (!lpNetworkEvents)
@@ -53,7 +54,6 @@ int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpN
     err = WSAEINVAL;
     if (hEventObject && !(ev = ws_event_lookup(hEventObject)))
         goto fail;
-    ws_sock *ws = ws_peek(s);
     if (ws && (ws->flags & WS_IN_CORE))
         ws_harvest();
     /* Copy, clear and reset under one lock: an event recorded afterwards sets
