@@ -28,7 +28,7 @@ enum netev__flag {
     NETEV__F_STARVED = 1 << 7        /* listener whose accept ran out of descriptors */
 };
 
-/* Per-socket record: 24 bytes, indexed by descriptor.  The "disabled" bits are
+/* Per-socket record: 24 bytes, indexed by slot (the descriptor on POSIX).  The "disabled" bits are
  * Windows' reported-but-not-re-enabled events (pending is always a subset);
  * an event is recorded only while its bit is not disabled. */
 typedef struct netev__sock {
@@ -74,6 +74,7 @@ typedef struct netev__sockmap {
     uint32_t hmask;       /* hash capacity - 1 (capacity a power of two) */
     int32_t count;        /* sockets in the hash */
     int32_t top;          /* slots handed out so far (0..top-1) */
+    int32_t cap;          /* capacity of sock and free_slots */
     int32_t *free_slots;  /* released slots, reused last-in first-out */
     int32_t nfree;
 } netev__sockmap;
@@ -177,6 +178,10 @@ void netev__drain_wakeup(netev_loop *loop);
 
 /* ready.c: what a backend's readiness means for a socket's records */
 void netev__ready(netev_loop *loop, netev_socket s, unsigned readiness);
+#ifdef _WIN32
+/* ready_win.c: the same for a WSAEnumNetworkEvents record (FD_* bits, WSA errors) */
+void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long events, const int *errors);
+#endif
 
 /* starve.c: accept without descriptors must not spin */
 int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk);

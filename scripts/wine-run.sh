@@ -1,0 +1,23 @@
+#!/bin/sh
+# Runs a cross-built Windows program under Wine for CTest (CMAKE_CROSSCOMPILING_EMULATOR).
+#   wine-run.sh WINE WINESERVER PREFIX PROGRAM [ARGS...]
+# One prefix serves the whole test run: the first caller initialises it
+# (wineboot, ~10 s once) under a lock while the others wait; afterwards a test
+# starts in tens of milliseconds because the wineserver stays up between
+# tests (it exits by itself a few seconds after the last one).
+set -e
+wine=$1 wineserver=$2 prefix=$3
+shift 3
+export WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" WINESERVER="$wineserver"
+unset DISPLAY WAYLAND_DISPLAY
+if [ ! -f "$prefix/.netev-ready" ]; then
+    mkdir -p "$(dirname "$prefix")"
+    (
+        flock 9
+        if [ ! -f "$prefix/.netev-ready" ]; then
+            "$wine" wineboot --init >"$prefix.log" 2>&1 || { cat "$prefix.log" >&2; exit 1; }
+            touch "$prefix/.netev-ready"
+        fi
+    ) 9>"$prefix.lock"
+fi
+exec "$wine" "$@"
