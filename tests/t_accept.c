@@ -2,10 +2,6 @@
 #define _GNU_SOURCE
 #include "util.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-#include <netinet/in.h>
-
 #define ALL_BUT_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
 
 static void accept_one(netev_loop *loop, netev_socket l)
@@ -155,8 +151,8 @@ TEST(a12_accepted_socket)
     CHECK_EQ(len, sizeof peer);
     CHECK_EQ(peer.sin_family, AF_INET);
     CHECK_EQ(ntohl(peer.sin_addr.s_addr), INADDR_LOOPBACK);
-    CHECK(fcntl(a, F_GETFL) & O_NONBLOCK);
-    CHECK(fcntl(a, F_GETFD) & FD_CLOEXEC);
+    CHECK(util_is_nonblocking(a));
+    CHECK(util_is_cloexec(a));
     EXPECT_NONE(loop); /* not selected: nothing reported for it */
     CHECK_OK(netev_select(loop, a, NETEV_ALL, 0));
     EXPECT(loop, a, NETEV_WRITE);
@@ -200,12 +196,10 @@ TEST(accept_bad_calls)
     struct sockaddr_in a;
     CHECK_EQ(netev_accept(loop, s, &out, (struct sockaddr *)&a, 0), NETEV_EINVAL);
     CHECK_EQ(netev_accept(0, s, &out, 0, 0), NETEV_EINVAL);
-    int p[2];
-    CHECK(pipe(p) == 0);
-    CHECK_EQ(netev_accept(loop, p[0], &out, 0, 0), NETEV_ENOTSOCK);
-    close(p[0]);
-    close(p[1]);
-    CHECK_EQ(netev_accept(loop, 100000, &out, 0, 0), NETEV_EBADF);
+    netev_socket ns = util_not_a_socket();
+    CHECK_EQ(netev_accept(loop, ns, &out, 0, 0), NETEV_ENOTSOCK);
+    util_close_not_a_socket(ns);
+    CHECK_EQ(netev_accept(loop, util_unused_socket_number(), &out, 0, 0), NETEV_EBADF);
     util_close(c);
     util_close(s);
     netev_loop_free(loop);

@@ -137,6 +137,68 @@ void util_set_blocking(netev_socket s, int blocking)
     CHECK(fcntl(s, F_SETFL, fl) == 0);
 }
 
+int util_is_nonblocking(netev_socket s) { return (fcntl(s, F_GETFL) & O_NONBLOCK) != 0; }
+
+int util_is_cloexec(netev_socket s) { return (fcntl(s, F_GETFD) & FD_CLOEXEC) != 0; }
+
+static int not_socket_peer = -1;
+
+netev_socket util_not_a_socket(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    not_socket_peer = p[1];
+    return p[0];
+}
+
+void util_close_not_a_socket(netev_socket s)
+{
+    close(s);
+    close(not_socket_peer);
+}
+
+netev_socket util_unused_socket_number(void) { return 19999; }
+
+netev_socket util_tcp_socket(int family)
+{
+    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(s >= 0);
+    return s;
+}
+
+void util_loopback(int family, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        *len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *len = sizeof *a;
+    }
+}
+
+int util_closed_port(void)
+{
+    int port;
+    netev_socket l = util_listener(&port);
+    close(l);
+    return port;
+}
+
+long long util_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 size_t util_fill(netev_loop *loop, netev_socket s)
 {
     static char chunk[65536];
