@@ -5,6 +5,10 @@
 # (wineboot, ~10 s once) under a lock while the others wait; afterwards a test
 # starts in tens of milliseconds because the wineserver stays up between
 # tests (it exits by itself a few seconds after the last one).
+#
+# The program's output goes through a file: the wineserver and Wine's service
+# processes, started by whichever test came first, inherit its standard output,
+# and CTest would wait for them to close a pipe (seconds per test).
 set -e
 wine=$1 wineserver=$2 prefix=$3
 shift 3
@@ -20,4 +24,9 @@ if [ ! -f "$prefix/.netev-ready" ]; then
         fi
     ) 9>"$prefix.lock"
 fi
-exec "$wine" "$@"
+out=$(mktemp "$prefix.out.XXXXXX")
+status=0
+"$wine" "$@" </dev/null >"$out" 2>&1 || status=$?
+cat "$out"
+rm -f "$out"
+exit $status

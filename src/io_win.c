@@ -26,13 +26,6 @@ static int clamp_len(size_t len)
     return len > INT_MAX ? INT_MAX : (int)len;
 }
 
-/* Is urgent data still waiting?  SIOCATMARK answers FALSE while it is. */
-static int oob_pending(netev_socket s)
-{
-    u_long at_mark = 1;
-    return ioctlsocket(s, SIOCATMARK, &at_mark) == 0 && !at_mark;
-}
-
 ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, int flags)
 {
     /* Invalid calls must not re-enable anything. */
@@ -49,10 +42,18 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
     int err = n == SOCKET_ERROR ? netev__map_wsa_sock(WSAGetLastError(), s) : 0;
     if (sk) {
         if (bit == NETEV_OOB) {
-            if (oob_pending(s))
-                netev__record(loop, sk, NETEV_OOB, 0);
-        } else if (n > 0 && (n == want || (flags & MSG_PEEK) || (sk->flags & NETEV__F_URGENT) ||
-                             sk->state == NETEV__DATAGRAM)) {
+            /* No reliable probe for more urgent data (SIOCATMARK differs
+             * under Wine), but Windows re-signals FD_OOB by itself if some
+             * is left, and that sets F_URGENT again. */
+            if (n > 0)
+                sk->flags &= ~NETEV__F_URGENT;
+        } else if (n > 0 && (sk->flags & NETEV__F_URGENT)) {
+            /* Reads may stop short at the urgent mark, where FIONREAD can say 0
+             * though data follows; poll knows better. */
+            if (netev__poll1(s, POLLRDNORM) & POLLRDNORM)
+                netev__record(loop, sk, NETEV_READ, 0);
+        } else if (n > 0 && (n == want || (flags & MSG_PEEK) || sk->state == NETEV__DATAGRAM)) {
+            /* A short read emptied the queue; a full one may have left data behind. */
             if (netev__fionread(s) > 0)
                 netev__record(loop, sk, NETEV_READ, 0);
         }
@@ -139,6 +140,16 @@ int netev_accept(netev_loop *loop, netev_socket listener, netev_socket *out, str
     return 0;
 }
 
+/* An address of another family than the socket's is EAFNOSUPPORT on POSIX
+ * and on Windows; Wine says WSAEADDRNOTAVAIL.  Asked only on that error path. */
+static int family_mismatch(netev_socket s, const struct sockaddr *addr)
+{
+    WSAPROTOCOL_INFOW info;
+    int len = sizeof info;
+    return getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) == 0 &&
+           info.iAddressFamily != addr->sa_family;
+}
+
 /* Outcomes that arrive as CONNECT rather than as the call's result. */
 static int is_connect_outcome(int e)
 {
@@ -157,10 +168,6 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
             return err;
     }
     switch (sk->state) {
-    case NETEV__FAILED:
-        sk->disabled &= (uint8_t)~NETEV_CONNECT;
-        sk->flags &= ~NETEV__F_DEAD;
-        break;
     case NETEV__UNCONNECTED:
         break;
     case NETEV__CONNECTING:
@@ -168,7 +175,8 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
     case NETEV__CONNECTED:
         return NETEV_EISCONN;
     default:
-        return NETEV_EINVAL; /* listening or connectionless */
+        /* listening, connectionless, or failed: a failed socket is closed, not reused */
+        return NETEV_EINVAL;
     }
     int e = connect(s, addr, addrlen) == SOCKET_ERROR ? WSAGetLastError() : 0;
     if (e == 0) {
@@ -184,6 +192,8 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
         sk->state = NETEV__FAILED;
         sk->flags |= NETEV__F_VIA_CONNECT | NETEV__F_DEAD;
         netev__record(loop, sk, NETEV_CONNECT, netev__map_wsa(e));
+    } else if (family_mismatch(s, addr)) {
+        return NETEV_EAFNOSUPPORT;
     } else {
         return netev__map_wsa_sock(e, s);
     }

@@ -29,16 +29,18 @@ static void connected_ready(netev_loop *loop, netev__sock *sk, long ev, const in
     }
     if (ev & FD_READ)
         netev__record(loop, sk, NETEV_READ, 0);
-    if ((ev & FD_WRITE) && (sk->flags & NETEV__F_WRITE_BLOCKED)) {
-        sk->flags &= ~NETEV__F_WRITE_BLOCKED;
-        netev__record(loop, sk, NETEV_WRITE, 0);
-    }
     if ((ev & FD_CLOSE) && !(sk->flags & NETEV__F_RD_EOF)) {
         int e = err[FD_CLOSE_BIT];
         sk->flags |= NETEV__F_RD_EOF;
         if (e)
             sk->flags |= NETEV__F_DEAD;
         netev__record(loop, sk, NETEV_CLOSE, e ? close_error(e) : 0);
+    }
+    /* A reset empties the send buffer too; that is CLOSE's news, not WRITE's. */
+    if ((ev & FD_WRITE) && (sk->flags & NETEV__F_WRITE_BLOCKED)) {
+        sk->flags &= ~NETEV__F_WRITE_BLOCKED;
+        if (!(sk->flags & NETEV__F_DEAD))
+            netev__record(loop, sk, NETEV_WRITE, 0);
     }
 }
 

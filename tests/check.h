@@ -39,6 +39,12 @@ __attribute__((format(printf, 3, 4), noreturn))
 #endif
 void check_fail(const char *file, int line, const char *fmt, ...);
 
+/* Ends the current case as skipped, printing why (never silently). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 1, 2), noreturn))
+#endif
+void check_skip(const char *fmt, ...);
+
 typedef struct check_case {
     const char *name;
     void (*fn)(void);
