@@ -56,6 +56,10 @@ static void wsa_free(netev_loop *loop)
 {
     wsa_state *st = loop->bstate;
     for (int g = 0; g < st->ngroups; g++) {
+        /* The sockets stay the caller's: back to plain sockets, which can
+         * be made blocking again or selected by another loop. */
+        for (int32_t i = 0; i < st->groups[g].n; i++)
+            WSAEventSelect(netev__slot_socket(loop, st->groups[g].slots[i]), NULL, 0);
         WSACloseEvent(st->handles[1 + g]);
         free(st->groups[g].slots);
     }

@@ -132,8 +132,8 @@ TEST(max_one_takes_turns)
         util_send_all(c[i], "x", 1);
         util_sleep_ms(5);
     }
+    netev_event out[1];
     for (int i = 0; i < N; i++) {
-        netev_event out[1];
         CHECK_EQ(netev_wait(loop, out, 1, 2000), 1);
         CHECK_EQ(out[0].sock, s[i]);
     }
@@ -163,8 +163,8 @@ TEST(fair_with_always_ready_sockets)
     for (int i = 0; i < N; i++)
         CHECK_OK(netev_select(loop, s[i], NETEV_READ, (void *)(intptr_t)(i + 1)));
     int waits = (N + MAX - 1) / MAX + 1;
+    netev_event out[MAX];
     for (int w = 1; w <= waits; w++) {
-        netev_event out[MAX];
         int n = netev_wait(loop, out, MAX, 2000);
         CHECK(n > 0 && n <= MAX);
         for (int k = 0; k < n; k++) {
@@ -203,8 +203,8 @@ TEST(busy_socket_does_not_starve)
     util_send_all(cb, flood, sizeof flood);
     util_sleep_ms(10);
     int quiet_seen = 0;
+    netev_event out[1]; /* one record per wait: the harshest case */
     for (int w = 0; w < 4 && !quiet_seen; w++) {
-        netev_event out[1]; /* one record per wait: the harshest case */
         CHECK_EQ(netev_wait(loop, out, 1, 2000), 1);
         if (out[0].sock == sq) {
             quiet_seen = 1;

@@ -211,8 +211,8 @@ TEST(ipv6_loopback)
     CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
     CHECK_OK(netev_connect(loop, s, (struct sockaddr *)&ss, len));
     int seen_accept = 0, seen_connect = 0;
+    netev_event out[4];
     for (int i = 0; i < 4 && !(seen_accept && seen_connect); i++) {
-        netev_event out[4];
         int n = netev_wait(loop, out, 4, 2000);
         CHECK(n > 0);
         for (int k = 0; k < n; k++) {

@@ -200,13 +200,14 @@ TEST(large_stream_in_order)
 {
     enum { TOTAL = 4 << 20 };
     fixture f = setup(NETEV_READ | NETEV_CLOSE);
-    unsigned char *src = malloc(TOTAL), *dst = malloc(TOTAL);
+    unsigned char *src = malloc(TOTAL), *dst = malloc(TOTAL + 1); /* +1: room to notice extra bytes */
     CHECK(src && dst);
     for (size_t i = 0; i < TOTAL; i++)
         src[i] = (unsigned char)(i * 7 + (i >> 13));
     size_t sent = 0, got = 0;
     int closed = 0;
     util_set_blocking(f.c, 0);
+    netev_event out[4];
     while (!closed) {
         if (sent < TOTAL) {
             ptrdiff_t n = netev_send(f.loop, f.c, src + sent, TOTAL - sent, 0);
@@ -215,7 +216,6 @@ TEST(large_stream_in_order)
             if (sent == TOTAL)
                 shutdown(f.c, 1 /* write side */);
         }
-        netev_event out[4];
         int n = netev_wait(f.loop, out, 4, 2000 * util_slow());
         CHECK(n > 0);
         CHECK_EQ(out[0].sock, f.s);

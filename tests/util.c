@@ -110,9 +110,12 @@ const char *util_events_str(unsigned ev)
     return b;
 }
 
+/* The records must stay valid until the next wait (netev_close writes into them): static. */
+static netev_event expect_out[8];
+
 netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const char *file, int line)
 {
-    netev_event out[8];
+    netev_event *out = expect_out;
     int n = netev_wait(loop, out, 8, 2000 * slow);
     CHECK_OK(n);
     if (n == 0)
@@ -125,7 +128,7 @@ netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const
 
 void util_expect_none(netev_loop *loop, const char *file, int line)
 {
-    netev_event out[8];
+    netev_event *out = expect_out;
     int n = netev_wait(loop, out, 8, 60 * slow);
     CHECK_OK(n);
     if (n != 0)

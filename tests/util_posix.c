@@ -153,3 +153,8 @@ long long util_cpu_us(void)
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+void util_setenv(const char *name, const char *value)
+{
+    CHECK((value ? setenv(name, value, 1) : unsetenv(name)) == 0);
+}

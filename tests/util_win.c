@@ -165,3 +165,9 @@ long long util_cpu_us(void)
     ULARGE_INTEGER u = {.u = {user.dwLowDateTime, user.dwHighDateTime}};
     return (long long)((k.QuadPart + u.QuadPart) / 10);
 }
+
+/* getenv reads the C runtime's copy of the environment: change that one. */
+void util_setenv(const char *name, const char *value)
+{
+    CHECK(_putenv_s(name, value ? value : "") == 0);
+}
