@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -157,4 +158,15 @@ long long util_cpu_us(void)
 void util_setenv(const char *name, const char *value)
 {
     CHECK((value ? setenv(name, value, 1) : unsetenv(name)) == 0);
+}
+
+int util_raise_fd_limit(int want)
+{
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)want) {
+        rl.rlim_cur = (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > (rlim_t)want) ? (rlim_t)want : rl.rlim_max;
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
+    return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT32_MAX ? INT32_MAX : (int)rl.rlim_cur;
 }

@@ -171,3 +171,6 @@ void util_setenv(const char *name, const char *value)
 {
     CHECK(_putenv_s(name, value ? value : "") == 0);
 }
+
+/* Windows has no per-process descriptor limit for sockets. */
+int util_raise_fd_limit(int want) { return want; }
