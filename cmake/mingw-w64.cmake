@@ -14,5 +14,8 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
+# C99 printf (%zu, %lld) instead of msvcrt's.
+set(CMAKE_C_FLAGS_INIT "-D__USE_MINGW_ANSI_STDIO=1")
+
 # Self-contained executables: no libgcc / winpthread DLLs to find at run time.
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")

@@ -143,3 +143,17 @@ void util_expect_none(netev_loop *loop, const char *file, int line)
         check_fail(file, line, "expected nothing, got %d records, first %s on socket %d", n,
                    util_events_str(out[0].events), (int)out[0].sock);
 }
+
+void util_expect_idle(netev_loop *loop, int ms, const char *file, int line)
+{
+    long long t0 = util_now_us(), cpu0 = util_cpu_us();
+    int n = netev_wait(loop, expect_out, 8, ms);
+    long long waited = util_now_us() - t0, cpu = util_cpu_us() - cpu0;
+    if (n != 0)
+        check_fail(file, line, "expected nothing, got %d records, first %s on socket %d", n,
+                   util_events_str(expect_out[0].events), (int)expect_out[0].sock);
+    if (waited < ms * 1000LL - 1000)
+        check_fail(file, line, "a %d ms wait returned after %lld us", ms, waited);
+    if (cpu > waited / 5 + 5000LL * util_slow())
+        check_fail(file, line, "spinning: %lld us of CPU in a %lld us wait", cpu, waited);
+}

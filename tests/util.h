@@ -62,6 +62,10 @@ netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const
 /* Nothing is reported within a short wait. */
 void util_expect_none(netev_loop *loop, const char *file, int line);
 
+/* Nothing is reported for ms, and the process does not spin meanwhile. */
+void util_expect_idle(netev_loop *loop, int ms, const char *file, int line);
+
+#define EXPECT_IDLE(loop, ms) util_expect_idle((loop), (ms), __FILE__, __LINE__)
 #define EXPECT(loop, s, ev) util_expect((loop), (s), (ev), __FILE__, __LINE__)
 #define EXPECT_NONE(loop) util_expect_none((loop), __FILE__, __LINE__)
 

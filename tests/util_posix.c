@@ -51,7 +51,7 @@ netev_socket util_listener(int *port)
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(listen(s, 128) == 0);
+    CHECK(listen(s, 4096) == 0); /* generous: an overflowing backlog makes the kernel drop or reset connections */
     socklen_t len = sizeof a;
     CHECK(getsockname(s, (struct sockaddr *)&a, &len) == 0);
     *port = ntohs(a.sin_port);
