@@ -133,4 +133,18 @@ TEST(last_registered_not_starved)
     teardown(m);
 }
 
-RUN_TESTS(CASE(one_ready_among_thousand), CASE(thousand_ready_fair), CASE(last_registered_not_starved))
+/* A loop over a thousand sockets (on wsa: 63 event objects and the wakeup
+ * event) gives back every handle it made when freed. */
+TEST(loop_free_releases_everything)
+{
+    int before = util_open_handles_all();
+    many *m = setup();
+    util_send_all(m->c[N - 1], "x", 1);
+    EXPECT(m->loop, m->s[N - 1], NETEV_READ);
+    CHECK_OK(netev_wakeup(m->loop));
+    teardown(m);
+    CHECK_EQ(util_open_handles_all(), before);
+}
+
+RUN_TESTS(CASE(one_ready_among_thousand), CASE(thousand_ready_fair), CASE(last_registered_not_starved),
+          CASE(loop_free_releases_everything))

@@ -28,7 +28,8 @@ int util_wine_differs(const char *row, const char *why);
           "(observed here; Windows gives WSAECONNABORTED, which netev reports as NETEV_ECONNRESET)"
 const char *util_backend(void);
 int util_slow(void);               /* timeout multiplier (valgrind runs set NETEV_TEST_SLOW) */
-int util_open_fds(void);           /* descriptors open in this process, -1 if unknown */
+int util_open_fds(void);           /* descriptors open in this process, -1 if unknown (Windows: handles but events) */
+int util_open_handles_all(void);   /* the same, events included (exact in single-threaded cases) */
 void util_sleep_ms(int ms);
 long long util_now_us(void);
 
