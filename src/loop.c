@@ -99,7 +99,7 @@ void netev_loop_free(netev_loop *loop)
         return;
     loop->backend->free(loop);
     close_wakeup(loop);
-    free(loop->socks);
+    netev__zfree(loop->socks, (size_t)loop->nsocks * sizeof *loop->socks);
     free(loop->starved);
     free(loop);
 }
@@ -111,6 +111,7 @@ const char *netev_loop_backend(const netev_loop *loop)
 
 /* ---- socket table ---- */
 
+/* Zeroed entries are unregistered and unqueued: growing touches nothing else. */
 static int grow_table(netev_loop *loop, netev_socket s)
 {
     if (s < loop->nsocks)
@@ -120,14 +121,9 @@ static int grow_table(netev_loop *loop, netev_socket s)
         n *= 2;
     if (n > INT32_MAX)
         return NETEV_ENOMEM;
-    netev__sock *t = realloc(loop->socks, (size_t)n * sizeof *t);
+    netev__sock *t = netev__zgrow(loop->socks, (size_t)loop->nsocks * sizeof *t, (size_t)n * sizeof *t);
     if (!t)
         return NETEV_ENOMEM;
-    for (int64_t i = loop->nsocks; i < n; i++) {
-        memset(&t[i], 0, sizeof t[i]);
-        t[i].next = -1;
-        t[i].batch_idx = -1;
-    }
     loop->socks = t;
     loop->nsocks = (int32_t)n;
     return 0;

@@ -112,6 +112,10 @@ int netev__track(netev_loop *loop, netev_socket s, netev__sock **out); /* lookup
 void netev__unregister(netev_loop *loop, netev_socket s, netev__sock *sk);
 void netev__drain_wakeup(netev_loop *loop);
 
+/* zalloc.c: tables indexed by descriptor; the part a grow adds is zero */
+void *netev__zgrow(void *p, size_t old_bytes, size_t new_bytes);
+void netev__zfree(void *p, size_t bytes);
+
 /* ready.c: what a backend's readiness means for a socket's records */
 void netev__ready(netev_loop *loop, netev_socket s, unsigned readiness);
 
