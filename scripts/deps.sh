@@ -12,6 +12,7 @@ command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need="$need gcc-mingw-w64-x86-64"
 [ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need="$need wine64"
 command -v strace >/dev/null 2>&1 || need="$need strace"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
   echo "netev needs:$need -- install them with: apt-get install$need" >&2

@@ -161,12 +161,10 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
 {
     if (!loop || !addr || addrlen <= 0)
         return NETEV_EINVAL;
-    netev__sock *sk = netev__lookup(loop, s);
-    if (!sk) {
-        int err = netev__register(loop, s, &sk);
-        if (err)
-            return err;
-    }
+    netev__sock *sk;
+    int err = netev__track(loop, s, &sk);
+    if (err)
+        return err;
     switch (sk->state) {
     case NETEV__UNCONNECTED:
         break;

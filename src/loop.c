@@ -67,7 +67,7 @@ void netev_loop_free(netev_loop *loop)
         return;
     loop->backend->free(loop);
     netev__os_close(loop);
-    free(loop->socks);
+    netev__zfree(loop->socks, (size_t)loop->nsocks * sizeof *loop->socks);
     free(loop->starved);
     free(loop);
 }
@@ -79,6 +79,7 @@ const char *netev_loop_backend(const netev_loop *loop)
 
 /* ---- socket table ---- */
 
+/* Zeroed entries are unregistered and unqueued: growing touches nothing else. */
 int netev__table_grow(netev_loop *loop, int64_t min_size)
 {
     if (min_size <= loop->nsocks)
@@ -88,22 +89,17 @@ int netev__table_grow(netev_loop *loop, int64_t min_size)
         n *= 2;
     if (n > INT32_MAX)
         return NETEV_ENOMEM;
-    netev__sock *t = realloc(loop->socks, (size_t)n * sizeof *t);
+    netev__sock *t = netev__zgrow(loop->socks, (size_t)loop->nsocks * sizeof *t, (size_t)n * sizeof *t);
     if (!t)
         return NETEV_ENOMEM;
-    for (int64_t i = loop->nsocks; i < n; i++) {
-        memset(&t[i], 0, sizeof t[i]);
-        t[i].next = -1;
-        t[i].batch_idx = -1;
-    }
     loop->socks = t;
     loop->nsocks = (int32_t)n;
     return 0;
 }
 
-int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
+static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
 {
-    int state = NETEV__UNCONNECTED, err = netev__probe_state(s, &state);
+    int state = NETEV__UNCONNECTED, dead_err = 0, err = netev__probe_state(s, &state, &dead_err);
     if (err)
         return err;
     if ((err = netev__set_nonblock(s)))
@@ -129,11 +125,22 @@ int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
         netev__slot_release(loop, s, slot);
         return err;
     }
-    /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
-    if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM)
+    if (dead_err) {
+        /* The connection is already over: CLOSE with its error, and nothing else. */
+        sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+        netev__record(loop, sk, NETEV_CLOSE, dead_err);
+    } else if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM) {
+        /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
         netev__record(loop, sk, NETEV_WRITE, 0);
+    }
     *out = sk;
     return 0;
+}
+
+int netev__track(netev_loop *loop, netev_socket s, netev__sock **out)
+{
+    *out = netev__lookup(loop, s);
+    return *out ? 0 : register_socket(loop, s, out);
 }
 
 /* Forget a socket; its queue entry stays linked and is skipped when popped. */
@@ -218,12 +225,10 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
 {
     if (!loop || (events & ~(unsigned)NETEV_ALL))
         return NETEV_EINVAL;
-    netev__sock *sk = netev__lookup(loop, s);
-    if (!sk) {
-        int err = netev__register(loop, s, &sk);
-        if (err)
-            return err;
-    }
+    netev__sock *sk;
+    int err = netev__track(loop, s, &sk);
+    if (err)
+        return err;
     sk->mask = (uint8_t)events;
     sk->udata = udata;
     /* Recorded but unreported events of the new mask are reported at the next wait. */

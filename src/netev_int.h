@@ -172,9 +172,13 @@ static inline void netev__changed(netev_loop *loop, netev_socket s, netev__sock 
     if (loop->backend->update)
         loop->backend->update(loop, s, sk);
 }
-int netev__register(netev_loop *loop, netev_socket s, netev__sock **out);
+int netev__track(netev_loop *loop, netev_socket s, netev__sock **out); /* lookup, or register */
 void netev__unregister(netev_loop *loop, netev_socket s, netev__sock *sk);
 void netev__drain_wakeup(netev_loop *loop);
+
+/* zalloc.c: tables indexed by descriptor; the part a grow adds is zero */
+void *netev__zgrow(void *p, size_t old_bytes, size_t new_bytes);
+void netev__zfree(void *p, size_t bytes);
 
 /* ready.c: what a backend's readiness means for a socket's records */
 void netev__ready(netev_loop *loop, netev_socket s, unsigned readiness);
@@ -205,7 +209,9 @@ int netev__os_open(netev_loop *loop);         /* wakeup object (and Winsock); -1
 void netev__os_close(netev_loop *loop);
 int netev__wake_signal(netev_loop *loop);     /* 0 or NETEV_E* */
 int64_t netev__now_ms(void);                  /* monotonic, rounded up */
-int netev__probe_state(netev_socket s, int *state); /* 0 or NETEV_E*: enum netev__state of a new socket */
+/* 0 or NETEV_E*: enum netev__state of a new socket; *dead_err: NETEV_E* of a
+ * connection that ended before it was selected, else 0 */
+int netev__probe_state(netev_socket s, int *state, int *dead_err);
 int netev__so_error(netev_socket s);          /* pending socket error (errno value), cleared */
 int netev__fionread(netev_socket s);          /* bytes readable now, 0 on error */
 unsigned netev__poll1(netev_socket s, short events); /* revents of a zero-timeout poll */

@@ -80,9 +80,11 @@ int64_t netev__now_ms(void)
 
 /* ---- probes ---- */
 
-/* What kind of socket is this, and what holds already? */
-int netev__probe_state(netev_socket s, int *state)
+/* What kind of socket is this, and what holds already?  *dead_err: the
+ * error (NETEV_E*) of a connection that ended before it was selected, else 0. */
+int netev__probe_state(netev_socket s, int *state, int *dead_err)
 {
+    *dead_err = 0;
     int type;
     socklen_t len = sizeof type;
     if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
@@ -104,6 +106,14 @@ int netev__probe_state(netev_socket s, int *state)
         return 0;
     }
     *state = NETEV__UNCONNECTED;
+    /* Accepted, but reset while it waited in the accept queue: no peer any
+     * more, and only its pending error tells it from a fresh socket. */
+    int e = netev__so_error(s);
+    if (e) {
+        *state = NETEV__CONNECTED;
+        *dead_err = e == EPIPE ? NETEV_ECONNRESET : netev__map_errno(e);
+        return 0;
+    }
 #ifdef TCP_INFO
     /* connect() started outside netev: report WRITE (not CONNECT) when it completes */
     struct tcp_info ti;

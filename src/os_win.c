@@ -54,8 +54,9 @@ int64_t netev__now_ms(void)
 
 /* ---- probes ---- */
 
-int netev__probe_state(netev_socket s, int *state)
+int netev__probe_state(netev_socket s, int *state, int *dead_err)
 {
+    *dead_err = 0;
     int type = 0, len = sizeof type;
     if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == SOCKET_ERROR)
         return netev__map_wsa_sock(WSAGetLastError(), s);
@@ -78,6 +79,12 @@ int netev__probe_state(netev_socket s, int *state)
     /* A connect started outside netev cannot be told apart: its FD_CONNECT
      * arrives in this state and reports WRITE only (ready_win.c). */
     *state = NETEV__UNCONNECTED;
+    /* Accepted, but reset before it was selected: only its error tells. */
+    int e = netev__so_error(s);
+    if (e) {
+        *state = NETEV__CONNECTED;
+        *dead_err = (e == WSAECONNRESET || e == WSAECONNABORTED) ? NETEV_ECONNRESET : netev__map_wsa(e);
+    }
     return 0;
 }
 

@@ -73,8 +73,14 @@ void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long ev, const int *err
         break;
     case NETEV__UNCONNECTED:
     case NETEV__CONNECTING:
-        if (ev & FD_CONNECT)
+        if (ev & FD_CONNECT) {
             connect_done(loop, sk, ev, err);
+        } else if ((ev & FD_CLOSE) && sk->state == NETEV__UNCONNECTED) {
+            /* Only a connected socket can close: an accepted one whose peer
+             * was gone before it was selected (no peer address any more). */
+            sk->state = NETEV__CONNECTED;
+            connected_ready(loop, sk, ev & (FD_CLOSE | FD_READ | FD_OOB), err);
+        }
         break;
     case NETEV__CONNECTED:
         connected_ready(loop, sk, ev, err);

@@ -163,6 +163,31 @@ TEST(a12_accepted_socket)
     netev_loop_free(loop);
 }
 
+/* A connection the peer reset while it waited in the accept queue: accept
+ * still returns it (Linux), and its first select must say it is gone, or the
+ * program never learns and keeps the descriptor forever. */
+TEST(a13_reset_before_accept)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    util_rst(c);
+    util_sleep_ms(50);
+    netev_socket a;
+    CHECK_OK(netev_accept(loop, l, &a, 0, 0));
+    CHECK_OK(netev_select(loop, a, NETEV_ALL, 0));
+    netev_event e = EXPECT(loop, a, NETEV_CLOSE);
+    if (!util_wine_differs(WINE_F7_RESET_AS_FIN))
+        CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, a));
+    util_close(l);
+    netev_loop_free(loop);
+}
+
 /* A burst of connections is accepted completely, one accept per report. */
 TEST(burst_accepted_one_per_report)
 {
@@ -207,5 +232,5 @@ TEST(accept_bad_calls)
 
 RUN_TESTS(CASE(a1_a2_reported_once), CASE(a3_a4_reselect_does_not_rereport), CASE(a5_a6_arrival_and_accept),
           CASE(a8_queued_before_select), CASE(a10_recorded_while_unselected),
-          CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(burst_accepted_one_per_report),
+          CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(a13_reset_before_accept), CASE(burst_accepted_one_per_report),
           CASE(accept_bad_calls))

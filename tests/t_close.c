@@ -4,32 +4,10 @@
 
 #define NO_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
 
-typedef struct fixture {
-    netev_loop *loop;
-    netev_socket c, s;
-} fixture;
-
-static fixture setup(unsigned mask)
-{
-    fixture f;
-    f.loop = util_loop();
-    util_pair(&f.c, &f.s);
-    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
-    return f;
-}
-
-static void teardown(fixture *f, int client_open)
-{
-    CHECK_OK(netev_close(f->loop, f->s));
-    if (client_open)
-        util_close(f->c);
-    netev_loop_free(f->loop);
-}
-
 /* F1: the peer closes: CLOSE with error 0, once; re-selecting does not repeat it; recv gives 0. */
 TEST(f1_peer_close)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_close(f.c);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE); /* EOF never shows up as READ */
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], 0);
@@ -44,14 +22,15 @@ TEST(f1_peer_close)
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
     EXPECT_IDLE(f.loop, 200); /* EOF stays readable: nothing may spin on it */
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F2: the peer shuts down its sending side: CLOSE; we can still send, and the
  * peer's later close reports nothing more. */
 TEST(f2_peer_shutdown_send)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     CHECK(shutdown(f.c, 1) == 0);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], 0);
@@ -61,7 +40,8 @@ TEST(f2_peer_shutdown_send)
     CHECK(memcmp(buf, "still", 5) == 0);
     util_close(f.c);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F4: data then FIN: READ and CLOSE (merged when both arrived), the data stays
@@ -69,7 +49,7 @@ TEST(f2_peer_shutdown_send)
 TEST(f4_data_then_close)
 {
     util_skip_on_wine(WINE_F4_CLOSE_AFTER_DATA);
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "12345", 5);
     util_close(f.c);
     util_sleep_ms(20);
@@ -82,14 +62,15 @@ TEST(f4_data_then_close)
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* FIN while READ is reported but unconsumed: CLOSE still comes at once. */
 TEST(close_while_read_unconsumed)
 {
     util_skip_on_wine(WINE_F4_CLOSE_AFTER_DATA);
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "abc", 3);
     EXPECT(f.loop, f.s, NETEV_READ);
     util_close(f.c);
@@ -98,19 +79,21 @@ TEST(close_while_read_unconsumed)
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F5: the peer closed before the first select: CLOSE at the next wait. */
 TEST(f5_closed_before_select)
 {
-    fixture f = setup(0);
+    util_fixture f = util_fixture_new(0);
     util_close(f.c);
     util_sleep_ms(20);
     CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, 0));
     EXPECT(f.loop, f.s, NETEV_CLOSE);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F5 for a socket never selected before the close happened. */
@@ -130,18 +113,19 @@ TEST(f5_first_select_after_close)
 /* F6: CLOSE recorded while not selected is reported once selected. */
 TEST(f6_unselected_close_kept)
 {
-    fixture f = setup(NETEV_READ);
+    util_fixture f = util_fixture_new(NETEV_READ);
     util_close(f.c);
     EXPECT_NONE(f.loop); /* and no READ for the EOF */
     CHECK_OK(netev_select(f.loop, f.s, NETEV_READ | NETEV_CLOSE, 0));
     EXPECT(f.loop, f.s, NETEV_CLOSE);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* F7: a reset gives CLOSE with NETEV_ECONNRESET, once; recv then gives 0 or NETEV_ECONNRESET. */
 TEST(f7_reset)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_rst(f.c);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
     if (!util_wine_differs(WINE_F7_RESET_AS_FIN))
@@ -153,18 +137,20 @@ TEST(f7_reset)
     ptrdiff_t r = netev_recv(f.loop, f.s, buf, sizeof buf, 0);
     CHECK(r == 0 || r == NETEV_ECONNRESET);
     EXPECT_IDLE(f.loop, 200); /* a dead socket stays readable and hung up: nothing may spin */
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* A reset after a FIN was reported adds nothing: CLOSE is one-shot. */
 TEST(reset_after_fin_is_silent)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     CHECK(shutdown(f.c, 1) == 0);
     EXPECT(f.loop, f.s, NETEV_CLOSE);
     util_rst(f.c);
     EXPECT_NONE(f.loop);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 /* A reset while a send is blocked: CLOSE(reset), then sending fails without SIGPIPE. */
@@ -172,7 +158,7 @@ TEST(reset_while_write_blocked)
 {
     /* Under Wine the reset looks like a FIN, after which WRITE is legitimate news. */
     util_skip_on_wine(WINE_F7_RESET_AS_FIN);
-    fixture f = setup(NETEV_ALL);
+    util_fixture f = util_fixture_new(NETEV_ALL);
     EXPECT(f.loop, f.s, NETEV_WRITE);
     util_fill(f.loop, f.s);
     util_rst(f.c);
@@ -181,7 +167,8 @@ TEST(reset_while_write_blocked)
     ptrdiff_t r = netev_send(f.loop, f.s, "x", 1, 0);
     CHECK(r == NETEV_EPIPE || r == NETEV_ECONNRESET);
     EXPECT_IDLE(f.loop, 200);
-    teardown(&f, 0);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
 }
 
 RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f4_data_then_close),

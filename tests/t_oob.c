@@ -4,27 +4,6 @@
 
 #define NO_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
 
-typedef struct fixture {
-    netev_loop *loop;
-    netev_socket c, s;
-} fixture;
-
-static fixture setup(unsigned mask)
-{
-    fixture f;
-    f.loop = util_loop();
-    util_pair(&f.c, &f.s);
-    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
-    return f;
-}
-
-static void teardown(fixture *f)
-{
-    CHECK_OK(netev_close(f->loop, f->s));
-    util_close(f->c);
-    netev_loop_free(f->loop);
-}
-
 static void send_urgent(netev_socket c, char ch)
 {
     CHECK_EQ(send(c, &ch, 1, MSG_OOB), 1);
@@ -34,7 +13,7 @@ static void send_urgent(netev_socket c, char ch)
  * E2 (native rule): a second urgent byte does not re-report an unconsumed OOB. */
 TEST(e1_e2_reported_once)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     send_urgent(f.c, 'U');
     EXPECT(f.loop, f.s, NETEV_OOB);
     EXPECT_NONE(f.loop);
@@ -45,14 +24,14 @@ TEST(e1_e2_reported_once)
     EXPECT_NONE(f.loop);
     send_urgent(f.c, 'V');
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* E3: recv(MSG_OOB) takes the urgent byte and re-enables OOB; none is left, so
  * nothing is reported; a new urgent byte is reported again. */
 TEST(e3_recv_oob_reenables)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     send_urgent(f.c, 'U');
     EXPECT(f.loop, f.s, NETEV_OOB);
     char ch = 0;
@@ -63,18 +42,18 @@ TEST(e3_recv_oob_reenables)
     EXPECT(f.loop, f.s, NETEV_OOB);
     CHECK_EQ(netev_recv(f.loop, f.s, &ch, 1, NETEV_MSG_OOB), 1);
     CHECK_EQ(ch, 'W');
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* E4: urgent data recorded while the mask is 0 is reported once selected. */
 TEST(e4_recorded_while_mask_zero)
 {
-    fixture f = setup(0);
+    util_fixture f = util_fixture_new(0);
     send_urgent(f.c, 'U');
     EXPECT_NONE(f.loop);
     CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, 0));
     EXPECT(f.loop, f.s, NETEV_OOB);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Normal data around an urgent byte: a read stops at the mark and READ comes
@@ -82,7 +61,7 @@ TEST(e4_recorded_while_mask_zero)
  * byte that normal reads pass over, so it is read when OOB is reported.) */
 TEST(normal_data_around_urgent)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "abc", 3);
     send_urgent(f.c, 'X');
     util_send_all(f.c, "def", 3);
@@ -98,7 +77,7 @@ TEST(normal_data_around_urgent)
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
     CHECK(memcmp(buf, "def", 3) == 0);
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 RUN_TESTS(CASE(e1_e2_reported_once), CASE(e3_recv_oob_reenables), CASE(e4_recorded_while_mask_zero),

@@ -3,31 +3,10 @@
 
 #define NO_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
 
-typedef struct fixture {
-    netev_loop *loop;
-    netev_socket c, s; /* client (blocking helper side), server (selected) */
-} fixture;
-
-static fixture setup(unsigned mask)
-{
-    fixture f;
-    f.loop = util_loop();
-    util_pair(&f.c, &f.s);
-    CHECK_OK(netev_select(f.loop, f.s, mask, &f));
-    return f;
-}
-
-static void teardown(fixture *f)
-{
-    CHECK_OK(netev_close(f->loop, f->s));
-    util_close(f->c);
-    netev_loop_free(f->loop);
-}
-
 /* D1, D2: nothing without data; data is reported once; re-selecting does not re-report. */
 TEST(d1_d2_reported_once)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     EXPECT_NONE(f.loop);
     util_send_all(f.c, "hello", 5);
     EXPECT(f.loop, f.s, NETEV_READ);
@@ -37,14 +16,14 @@ TEST(d1_d2_reported_once)
     CHECK_OK(netev_select(f.loop, f.s, 0, &f));
     CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, &f));
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* D3 (native rule): new data does not re-report an unconsumed READ.
  * D4: a recv that leaves data re-reports READ; one that empties the queue does not. */
 TEST(d3_d4_new_data_and_partial_recv)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "hello", 5);
     EXPECT(f.loop, f.s, NETEV_READ);
     util_send_all(f.c, "world", 5);
@@ -57,13 +36,13 @@ TEST(d3_d4_new_data_and_partial_recv)
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), NETEV_EAGAIN);
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* D6: one-byte reads re-report until the queue is empty. */
 TEST(d6_one_byte_reads)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "abcdefgh", 8);
     EXPECT(f.loop, f.s, NETEV_READ);
     for (int i = 0; i < 8; i++) {
@@ -75,13 +54,13 @@ TEST(d6_one_byte_reads)
         else
             EXPECT_NONE(f.loop);
     }
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* D5: a recv with invalid arguments does not re-enable READ. */
 TEST(d5_invalid_recv_does_not_reenable)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "hello", 5);
     EXPECT(f.loop, f.s, NETEV_READ);
     CHECK_EQ(netev_recv(f.loop, f.s, NULL, 10, 0), NETEV_EINVAL);
@@ -91,14 +70,14 @@ TEST(d5_invalid_recv_does_not_reenable)
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, 1, 0), 1);
     EXPECT(f.loop, f.s, NETEV_READ);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* D7: data recorded while the mask is 0 is reported once selected again.
  * D8: data consumed meanwhile is not. */
 TEST(d7_d8_recorded_while_mask_zero)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     CHECK_OK(netev_select(f.loop, f.s, 0, &f));
     util_send_all(f.c, "abc", 3);
     EXPECT_NONE(f.loop);
@@ -113,19 +92,19 @@ TEST(d7_d8_recorded_while_mask_zero)
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
     CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, &f));
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* D9: READ recorded while not selected is reported, merged with a never-reported WRITE. */
 TEST(d9_unselected_read_kept)
 {
-    fixture f = setup(NETEV_CLOSE);
+    util_fixture f = util_fixture_new(NETEV_CLOSE);
     util_send_all(f.c, "x", 1);
     EXPECT_NONE(f.loop);
     CHECK_OK(netev_select(f.loop, f.s, NETEV_READ | NETEV_WRITE, &f));
     EXPECT(f.loop, f.s, NETEV_READ | NETEV_WRITE);
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Data queued before the first netev_select is reported at the next wait. */
@@ -146,7 +125,7 @@ TEST(data_before_select)
 /* Back-pressure: a program that does not read is not woken, however much arrives. */
 TEST(not_reading_is_not_woken)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "first", 5);
     EXPECT(f.loop, f.s, NETEV_READ);
     static char chunk[1000];
@@ -159,13 +138,13 @@ TEST(not_reading_is_not_woken)
     char buf[4096];
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), sizeof buf);
     EXPECT(f.loop, f.s, NETEV_READ);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* After a recv that emptied the queue, new data is reported again. */
 TEST(new_data_after_drain)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     char buf[64];
     for (int round = 0; round < 20; round++) {
         util_send_all(f.c, "ping", 4);
@@ -173,13 +152,13 @@ TEST(new_data_after_drain)
         CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 4);
         EXPECT_NONE(f.loop);
     }
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* A peek consumes nothing: READ is reported again. */
 TEST(peek_rereports)
 {
-    fixture f = setup(NO_WRITE);
+    util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "peek", 4);
     EXPECT(f.loop, f.s, NETEV_READ);
     char buf[64];
@@ -187,14 +166,14 @@ TEST(peek_rereports)
     EXPECT(f.loop, f.s, NETEV_READ);
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 4);
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* A large stream read with small buffers arrives complete and in order. */
 TEST(large_stream_in_order)
 {
     enum { TOTAL = 4 << 20 };
-    fixture f = setup(NETEV_READ | NETEV_CLOSE);
+    util_fixture f = util_fixture_new(NETEV_READ | NETEV_CLOSE);
     unsigned char *src = malloc(TOTAL), *dst = malloc(TOTAL + 1); /* +1: room to notice extra bytes */
     CHECK(src && dst);
     for (size_t i = 0; i < TOTAL; i++)
@@ -233,7 +212,7 @@ TEST(large_stream_in_order)
     CHECK(memcmp(src, dst, TOTAL) == 0);
     free(src);
     free(dst);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 RUN_TESTS(CASE(d1_d2_reported_once), CASE(d3_d4_new_data_and_partial_recv), CASE(d6_one_byte_reads),

@@ -2,43 +2,22 @@
  * survive mask changes and are never reported twice (research §1.3, §5 G). */
 #include "util.h"
 
-typedef struct fixture {
-    netev_loop *loop;
-    netev_socket c, s;
-} fixture;
-
-static fixture setup(unsigned mask)
-{
-    fixture f;
-    f.loop = util_loop();
-    util_pair(&f.c, &f.s);
-    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
-    return f;
-}
-
-static void teardown(fixture *f)
-{
-    CHECK_OK(netev_close(f->loop, f->s));
-    util_close(f->c);
-    netev_loop_free(f->loop);
-}
-
 /* An event recorded under a mask that excludes it is reported when the mask covers it. */
 TEST(mask_change_keeps_unreported)
 {
-    fixture f = setup(NETEV_CLOSE);
+    util_fixture f = util_fixture_new(NETEV_CLOSE);
     util_send_all(f.c, "x", 1);
     EXPECT_NONE(f.loop);
     CHECK_OK(netev_select(f.loop, f.s, NETEV_CLOSE | NETEV_READ, 0));
     EXPECT(f.loop, f.s, NETEV_READ);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Only the selected part of the record is reported; the rest waits for its bit. */
 TEST(partial_mask_reports_part)
 {
     util_skip_on_wine(WINE_F4_CLOSE_AFTER_DATA);
-    fixture f = setup(0);
+    util_fixture f = util_fixture_new(0);
     util_send_all(f.c, "x", 1);
     util_close(f.c);
     f.c = util_tcp_socket(AF_INET); /* teardown closes something */
@@ -50,14 +29,14 @@ TEST(partial_mask_reports_part)
     CHECK_OK(netev_select(f.loop, f.s, NETEV_ALL, 0));
     EXPECT(f.loop, f.s, NETEV_READ);
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Mask 0 stops reporting but keeps recording; everything comes once selected again. */
 TEST(mask_zero_keeps_recording)
 {
     util_skip_on_wine(WINE_F4_CLOSE_AFTER_DATA);
-    fixture f = setup(NETEV_ALL);
+    util_fixture f = util_fixture_new(NETEV_ALL);
     EXPECT(f.loop, f.s, NETEV_WRITE);
     CHECK_OK(netev_select(f.loop, f.s, 0, 0));
     util_send_all(f.c, "data", 4);
@@ -66,13 +45,13 @@ TEST(mask_zero_keeps_recording)
     CHECK_OK(netev_select(f.loop, f.s, NETEV_ALL, 0));
     EXPECT(f.loop, f.s, NETEV_READ | NETEV_CLOSE);
     EXPECT_NONE(f.loop);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* G1: five select+wait rounds on a connected socket: WRITE in the first round only. */
 TEST(g1_repeated_select)
 {
-    fixture f = setup(0);
+    util_fixture f = util_fixture_new(0);
     for (int round = 0; round < 5; round++) {
         CHECK_OK(netev_select(f.loop, f.s, NETEV_READ | NETEV_WRITE, 0));
         if (round == 0)
@@ -80,14 +59,14 @@ TEST(g1_repeated_select)
         else
             EXPECT_NONE(f.loop);
     }
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* A new udata applies to the next records. */
 TEST(udata_follows_select)
 {
     int a, b;
-    fixture f = setup(NETEV_READ);
+    util_fixture f = util_fixture_new(NETEV_READ);
     CHECK_OK(netev_select(f.loop, f.s, NETEV_READ, &a));
     util_send_all(f.c, "1", 1);
     CHECK(EXPECT(f.loop, f.s, NETEV_READ).udata == &a);
@@ -96,23 +75,23 @@ TEST(udata_follows_select)
     CHECK_EQ(netev_recv(f.loop, f.s, &ch, 1, 0), 1);
     util_send_all(f.c, "2", 1);
     CHECK(EXPECT(f.loop, f.s, NETEV_READ).udata == &b);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Selecting makes the socket non-blocking. */
 TEST(select_makes_nonblocking)
 {
-    fixture f = setup(NETEV_READ);
+    util_fixture f = util_fixture_new(NETEV_READ);
     CHECK(util_is_nonblocking(f.s));
     char ch;
     CHECK_EQ(netev_recv(f.loop, f.s, &ch, 1, 0), NETEV_EAGAIN);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Bad calls fail clearly and change nothing. */
 TEST(select_bad_calls)
 {
-    fixture f = setup(NETEV_READ);
+    util_fixture f = util_fixture_new(NETEV_READ);
     CHECK_EQ(netev_select(f.loop, f.s, 0x40, 0), NETEV_EINVAL);
     CHECK_EQ(netev_select(f.loop, f.s, NETEV_READ | 0x100, 0), NETEV_EINVAL);
     CHECK_EQ(netev_select(f.loop, f.s, ~0u, 0), NETEV_EINVAL);
@@ -125,14 +104,14 @@ TEST(select_bad_calls)
     /* the socket's selection is unchanged */
     util_send_all(f.c, "x", 1);
     EXPECT(f.loop, f.s, NETEV_READ);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* netev_forget: no more records, the socket stays open and usable; selecting
  * it again starts afresh (WRITE again, as for a first select). */
 TEST(forget)
 {
-    fixture f = setup(NETEV_ALL);
+    util_fixture f = util_fixture_new(NETEV_ALL);
     CHECK_OK(netev_forget(f.loop, f.s));
     EXPECT_NONE(f.loop);
     CHECK_EQ(netev_forget(f.loop, f.s), NETEV_EBADF);
@@ -143,13 +122,13 @@ TEST(forget)
     CHECK_OK(netev_select(f.loop, f.s, NETEV_ALL, 0));
     EXPECT(f.loop, f.s, NETEV_WRITE);
     CHECK_EQ(netev_forget(0, f.s), NETEV_EINVAL);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 /* Two loops track their own sockets independently. */
 TEST(two_loops)
 {
-    fixture f = setup(NETEV_READ);
+    util_fixture f = util_fixture_new(NETEV_READ);
     netev_loop *other = util_loop();
     netev_socket c2, s2;
     util_pair(&c2, &s2);
@@ -160,7 +139,7 @@ TEST(two_loops)
     CHECK_OK(netev_close(other, s2));
     util_close(c2);
     netev_loop_free(other);
-    teardown(&f);
+    util_fixture_free(&f);
 }
 
 RUN_TESTS(CASE(mask_change_keeps_unreported), CASE(partial_mask_reports_part), CASE(mask_zero_keeps_recording),

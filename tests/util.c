@@ -47,6 +47,23 @@ int util_wine_differs(const char *row, const char *why)
     return 1;
 }
 
+util_fixture util_fixture_new(unsigned mask)
+{
+    util_fixture f;
+    f.loop = util_loop();
+    util_pair(&f.c, &f.s);
+    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
+    return f;
+}
+
+void util_fixture_free(util_fixture *f)
+{
+    CHECK_OK(netev_close(f->loop, f->s));
+    if (f->c != NETEV_INVALID_SOCKET)
+        util_close(f->c);
+    netev_loop_free(f->loop);
+}
+
 void util_loopback(int family, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
     memset(ss, 0, sizeof *ss);

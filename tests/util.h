@@ -57,6 +57,15 @@ size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until EAGAIN; 
 void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
 const char *util_events_str(unsigned events);
 
+/* A loop and a connected pair: s is selected with mask, c is a plain blocking socket. */
+typedef struct util_fixture {
+    netev_loop *loop;
+    netev_socket c, s;
+} util_fixture;
+util_fixture util_fixture_new(unsigned mask);
+/* netev_close(s), close c unless it is NETEV_INVALID_SOCKET, free the loop. */
+void util_fixture_free(util_fixture *f);
+
 /* Waits (up to 2 s) for the next non-empty batch; it must be exactly one
  * record, for s, with exactly these events.  Returns that record. */
 netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const char *file, int line);
