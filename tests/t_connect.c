@@ -2,12 +2,14 @@
 #include "util.h"
 
 #include <errno.h>
+#ifndef _WIN32
 #include <netinet/tcp.h>
+#endif
 
 static netev_socket accept_blocking(netev_socket l)
 {
     netev_socket a = accept(l, 0, 0);
-    CHECK(a >= 0);
+    CHECK(a != NETEV_INVALID_SOCKET);
     return a;
 }
 
@@ -217,9 +219,9 @@ TEST(ipv6_loopback)
     struct sockaddr_storage ss;
     socklen_t len;
     util_loopback(AF_INET6, 0, &ss, &len);
-    if (l < 0 || bind(l, (struct sockaddr *)&ss, len) != 0) {
+    if (l == NETEV_INVALID_SOCKET || bind(l, (struct sockaddr *)&ss, len) != 0) {
         printf("# skip ipv6_loopback: no ::1 here\n");
-        if (l >= 0)
+        if (l != NETEV_INVALID_SOCKET)
             util_close(l);
         return;
     }
