@@ -256,7 +256,7 @@ int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
         timeout_ms = -1;
     loop->batch = out;
     loop->batch_n = 0;
-    int64_t deadline = timeout_ms > 0 ? netev__now_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms > 0 ? netev__now_us() + (int64_t)timeout_ms * 1000 : 0;
     int remaining = timeout_ms;
     for (;;) {
         /* Always ask the kernel, even with a full queue: new events must not
@@ -269,9 +269,10 @@ int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
         if (n > 0 || woken || remaining == 0)
             return n;
         if (remaining > 0) {
-            int64_t left = deadline - netev__now_ms();
+            int64_t left = deadline - netev__now_us();
             if (left <= 0)
                 return 0;
+            left = (left + 999) / 1000; /* rounded up: a wait never ends early */
             remaining = left > INT32_MAX ? INT32_MAX : (int)left;
         }
     }

@@ -211,7 +211,7 @@ int netev__map_wsa_sock(int e, netev_socket s); /* tells a bad handle (EBADF) fr
 int netev__os_open(netev_loop *loop);         /* wakeup object (and Winsock); -1 and errno on failure */
 void netev__os_close(netev_loop *loop);
 int netev__wake_signal(netev_loop *loop);     /* 0 or NETEV_E* */
-int64_t netev__now_ms(void);                  /* monotonic, rounded up */
+int64_t netev__now_us(void);                  /* monotonic clock, microseconds */
 /* 0 or NETEV_E*: enum netev__state of a new socket; *dead_err: NETEV_E* of a
  * connection that ended before it was selected, else 0 */
 int netev__probe_state(netev_socket s, int *state, int *dead_err);

@@ -71,11 +71,11 @@ void netev__drain_wakeup(netev_loop *loop)
     atomic_store(&loop->wake_pending, 0);
 }
 
-int64_t netev__now_ms(void)
+int64_t netev__now_us(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000;
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* ---- probes ---- */

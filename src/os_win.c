@@ -47,9 +47,15 @@ void netev__drain_wakeup(netev_loop *loop)
     atomic_store(&loop->wake_pending, 0);
 }
 
-int64_t netev__now_ms(void)
+int64_t netev__now_us(void)
 {
-    return (int64_t)GetTickCount64();
+    /* the performance counter: GetTickCount64 moves in 15.6 ms steps */
+    static LARGE_INTEGER freq;
+    LARGE_INTEGER now;
+    if (!freq.QuadPart)
+        QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (int64_t)(now.QuadPart / freq.QuadPart * 1000000 + now.QuadPart % freq.QuadPart * 1000000 / freq.QuadPart);
 }
 
 /* ---- probes ---- */
