@@ -278,6 +278,12 @@ int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
     }
 }
 
+void netev__set_resignal(netev_loop *loop, netev__resignal_fn fn, void *ctx)
+{
+    loop->resignal = fn;
+    loop->resignal_ctx = ctx;
+}
+
 int netev_wakeup(netev_loop *loop)
 {
     if (!loop)

@@ -3,6 +3,7 @@
 #define NETEV_INT_H
 
 #include "netev.h"
+#include "netev_hooks.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -90,6 +91,8 @@ struct netev_loop {
     int batch_n;
     netev__starved *starved; /* listeners whose accept hit EMFILE/ENFILE */
     int nstarved, cap_starved;
+    netev__resignal_fn resignal; /* loop option of netev_hooks.h, NULL = native rule */
+    void *resignal_ctx;
     atomic_int wake_pending;
 #ifdef _WIN32
     void *wake_event; /* WSAEVENT (manual reset) set by netev_wakeup */
