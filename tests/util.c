@@ -94,15 +94,22 @@ size_t util_fill(netev_loop *loop, netev_socket s)
 {
     static char chunk[65536];
     size_t total = 0;
-    for (;;) {
+    /* Until a send still gets EAGAIN after a pause: right after the first
+     * EAGAIN the peer's kernel may still be taking data in (and ACKing it),
+     * which frees space here although the peer program reads nothing. */
+    for (int quiet = 0; quiet < 2;) {
         ptrdiff_t n = netev_send(loop, s, chunk, sizeof chunk, 0);
-        if (n == NETEV_EAGAIN)
-            return total;
+        if (n == NETEV_EAGAIN || (n > 0 && (size_t)n < sizeof chunk)) {
+            total += n > 0 ? (size_t)n : 0;
+            quiet++;
+            util_sleep_ms(20);
+            continue;
+        }
         CHECK(n > 0);
         total += (size_t)n;
-        if ((size_t)n < sizeof chunk)
-            return total; /* a short send arms WRITE just as EAGAIN does */
+        quiet = 0;
     }
+    return total;
 }
 
 void util_drain(netev_socket s, size_t len)

@@ -53,7 +53,7 @@ int util_closed_port(void);                       /* a port on 127.0.0.1 nobody 
 long long util_cpu_us(void);                      /* CPU time used by this process */
 void util_setenv(const char *name, const char *value); /* value NULL: unset */
 int util_raise_fd_limit(int want); /* soft descriptor limit raised towards want; returns it (Windows: want) */
-size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until EAGAIN; bytes sent */
+size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until it blocks for good; bytes sent */
 void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
 const char *util_events_str(unsigned events);
 
