@@ -2,9 +2,8 @@
 """Integration test of examples/seed_echo.c: a real server process, real TCP on 127.0.0.1.
 
 Runs the Linux build (--exe PATH; the backend comes from $NETEV_BACKEND) or
-builds the same source with mingw-w64 and runs it under Wine (--wine --source
-seed_echo.c --workdir DIR; exit status 77 = skipped when mingw or Wine is
-missing).  Checks, with the server on its own free port:
+the mingw-w64 build under Wine (--exe seed_echo.exe --emulator ..., from the
+Windows build's CTest).  Checks, with the server on its own free port:
   - 63 clients connected at once are all served, and every byte of random,
     randomly fragmented messages comes back in order;
   - the 64th and 65th clients are refused cleanly (closed at once), and the
@@ -13,20 +12,17 @@ missing).  Checks, with the server on its own free port:
     tree) barely moves while the clients are idle;
   - a freed slot takes a new client; a client sending 2 MiB while reading
     (the server's sends would block) gets all of it back.
-Only Python's standard library; every process started is stopped by PID
-(and Wine's server for the private prefix by `wineserver -k`)."""
+Only Python's standard library; every process started is stopped by PID."""
 
 import argparse
 import os
 import random
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
 
-SKIP = 77
 CLIENTS = 63  # 64 events per wait, one of them the listener's
 ROUNDS = 12
 HOST = "127.0.0.1"
@@ -271,38 +267,22 @@ def run(cmd, env, port, workdir, ready_timeout):
             os.unlink(server.logpath)  # kept when a check failed
 
 
-def build_for_wine(source, workdir):
-    cc = shutil.which("x86_64-w64-mingw32-gcc")
-    wine = shutil.which("wine") or shutil.which("wine64")
-    if not cc or not wine:
-        missing = " and ".join(n for n, p in (("x86_64-w64-mingw32-gcc", cc), ("wine", wine)) if not p)
-        log(f"SKIP: {missing} not installed (Debian: gcc-mingw-w64-x86-64, wine64)")
-        sys.exit(SKIP)
-    exe = os.path.join(workdir, "seed_echo.exe")
-    subprocess.run([cc, "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-o", exe, source, "-lws2_32"],
-                   check=True)
-    return wine, exe
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--exe", help="the Linux build of seed_echo")
-    ap.add_argument("--wine", action="store_true", help="build seed_echo.c with mingw-w64, run it under Wine")
-    ap.add_argument("--source", help="seed_echo.c (with --wine)")
-    ap.add_argument("--workdir", default=None, help="where the Windows build and the Wine prefix go")
+    ap.add_argument("--exe", required=True, help="seed_echo (Linux) or seed_echo.exe (Windows build)")
+    ap.add_argument("--emulator", default="",
+                    help="'|'-separated command that runs a Windows program (the mingw build's "
+                         "CMAKE_CROSSCOMPILING_EMULATOR: scripts/wine-run.sh and its arguments)")
     args = ap.parse_args()
     port = free_port()
     env = dict(os.environ)
-    if args.wine:
-        workdir = os.path.abspath(args.workdir or "wine")
-        os.makedirs(workdir, exist_ok=True)
-        wine, exe = build_for_wine(args.source, workdir)
-        prefix = os.path.join(workdir, "prefix")
-        env.update(WINEPREFIX=prefix, WINEDEBUG="-all", WINEDLLOVERRIDES="mscoree,mshtml=")
-        cmd, ready_timeout = [wine, exe, str(port), HOST], 180
-        log(f"Windows build under Wine ({prefix}), port {port}")
+    workdir = os.path.dirname(os.path.abspath(args.exe))
+    if args.emulator:
+        # NETEV_WINE_EXEC: the script becomes the Windows program, stopped by its PID
+        env["NETEV_WINE_EXEC"] = "1"
+        cmd, ready_timeout = args.emulator.split("|") + [args.exe, str(port), HOST], 180
+        log(f"Windows build under Wine, port {port}")
     else:
-        workdir = os.path.dirname(os.path.abspath(args.exe))
         cmd, ready_timeout = [args.exe, str(port), HOST], 20
         log(f"Linux build, backend {env.get('NETEV_BACKEND', 'default')}, port {port}")
     try:
@@ -310,11 +290,6 @@ def main():
     except Failure as e:
         log(f"FAIL: {e}")
         return 1
-    finally:
-        if args.wine:
-            # Wine's server for this private prefix (it lingers a few seconds otherwise).
-            subprocess.run([shutil.which("wineserver") or "wineserver", "-k"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log("ok")
     return 0
 
