@@ -146,6 +146,11 @@ ptrdiff_t netev_send(netev_loop *loop, netev_socket s, const void *buf, size_t l
  * on this loop or when a new connection arrives. addr/addrlen may be NULL. */
 int netev_accept(netev_loop *loop, netev_socket listener, netev_socket *out,
                  struct sockaddr *addr, socklen_t *addrlen);
+/* netev_accept, then netev_select(*out, events, udata), in one call and with
+ * fewer system calls: the new socket's state is known, nothing is probed.
+ * If it cannot be tracked (NETEV_ENOMEM), the connection is closed. */
+int netev_accept_select(netev_loop *loop, netev_socket listener, unsigned events, void *udata,
+                        netev_socket *out, struct sockaddr *addr, socklen_t *addrlen);
 /* connect: 0 = started; the outcome always arrives as CONNECT (with WRITE on
  * success), even when it completes at once.  NETEV_E* for bad arguments or
  * a socket in the wrong state.  Tracks s (mask 0) if it is not yet selected. */

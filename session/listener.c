@@ -106,7 +106,8 @@ int netev_session_accept(netev_sessions *tab, netev_socket listener, void *udata
     if (!tab || !out)
         return NETEV_EINVAL;
     netev_socket s;
-    int err = netev_accept(tab->loop, listener, &s, addr, addrlen);
+    int err = netev_accept_select(tab->loop, listener, NETEV_READ | NETEV_WRITE | NETEV_CLOSE, udata, &s, addr,
+                                  addrlen);
     *out = NETEV_INVALID_SOCKET;
     if (err)
         return err;
@@ -117,10 +118,6 @@ int netev_session_accept(netev_sessions *tab, netev_socket listener, void *udata
     if (!e) {
         netev_close(tab->loop, s);
         return NETEV_ENOMEM;
-    }
-    if ((err = netev_select(tab->loop, s, NETEV_READ | NETEV_WRITE | NETEV_CLOSE, udata))) {
-        netev_close(tab->loop, s);
-        return err;
     }
     *e = IDLE;
     tab->count++;

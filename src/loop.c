@@ -97,13 +97,17 @@ int netev__table_grow(netev_loop *loop, int64_t min_size)
     return 0;
 }
 
-static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
+/* known_state < 0: ask the socket what it is; otherwise the caller knows
+ * (netev_accept_select: connected, non-blocking) and no system call is needed. */
+static int register_socket(netev_loop *loop, netev_socket s, int known_state, netev__sock **out)
 {
-    int state = NETEV__UNCONNECTED, dead_err = 0, err = netev__probe_state(s, &state, &dead_err);
-    if (err)
-        return err;
-    if ((err = netev__set_nonblock(s)))
-        return netev__map_sockerr(err);
+    int state = known_state, dead_err = 0, err = 0;
+    if (known_state < 0) {
+        if ((err = netev__probe_state(s, &state, &dead_err)))
+            return err;
+        if ((err = netev__set_nonblock(s)))
+            return netev__map_sockerr(err);
+    }
 #ifdef SO_NOSIGPIPE
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
@@ -140,7 +144,7 @@ static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
 int netev__track(netev_loop *loop, netev_socket s, netev__sock **out)
 {
     *out = netev__lookup(loop, s);
-    return *out ? 0 : register_socket(loop, s, out);
+    return *out ? 0 : register_socket(loop, s, -1, out);
 }
 
 /* Forget a socket; its queue entry stays linked and is skipped when popped. */
@@ -232,6 +236,29 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
     sk->mask = (uint8_t)events;
     sk->udata = udata;
     /* Recorded but unreported events of the new mask are reported at the next wait. */
+    if (sk->pending & sk->mask)
+        enqueue(loop, sk);
+    return 0;
+}
+
+int netev_accept_select(netev_loop *loop, netev_socket listener, unsigned events, void *udata, netev_socket *out,
+                        struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (!loop || !out || (events & ~(unsigned)NETEV_ALL))
+        return NETEV_EINVAL;
+    int err = netev_accept(loop, listener, out, addr, addrlen);
+    if (err)
+        return err;
+    /* A connection reset while it was queued is still "connected" here: its
+     * error shows as readiness at the next wait and becomes CLOSE. */
+    netev__sock *sk;
+    if ((err = register_socket(loop, *out, NETEV__CONNECTED, &sk))) {
+        netev_close(loop, *out);
+        *out = NETEV_INVALID_SOCKET;
+        return err;
+    }
+    sk->mask = (uint8_t)events;
+    sk->udata = udata;
     if (sk->pending & sk->mask)
         enqueue(loop, sk);
     return 0;

@@ -188,6 +188,61 @@ TEST(a13_reset_before_accept)
     netev_loop_free(loop);
 }
 
+/* netev_accept_select: accept and select in one call; the new socket reports
+ * as a selected accepted socket does (WRITE, data already there), with its udata. */
+TEST(accept_select)
+{
+    netev_loop *loop = util_loop();
+    int port, tag;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    netev_socket out;
+    CHECK_EQ(netev_accept_select(loop, l, NETEV_ALL, &tag, &out, 0, 0), NETEV_EAGAIN);
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK_EQ(netev_accept_select(loop, l, 0x40, &tag, &out, 0, 0), NETEV_EINVAL); /* nothing taken */
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    CHECK_OK(netev_accept_select(loop, l, NETEV_READ | NETEV_WRITE | NETEV_CLOSE, &tag, &out,
+                                 (struct sockaddr *)&peer, &len));
+    CHECK_EQ(peer.sin_family, AF_INET);
+    CHECK(util_is_nonblocking(out));
+    CHECK(util_is_cloexec(out));
+    util_send_all(c, "hi", 2);
+    util_sleep_ms(20);
+    netev_event e = EXPECT(loop, out, NETEV_WRITE | NETEV_READ);
+    CHECK(e.udata == &tag);
+    char buf[4];
+    CHECK_EQ(netev_recv(loop, out, buf, sizeof buf, 0), 2);
+    util_close(c);
+    EXPECT(loop, out, NETEV_CLOSE);
+    CHECK_OK(netev_close(loop, out));
+    CHECK_OK(netev_close(loop, l));
+    netev_loop_free(loop);
+}
+
+/* A connection reset while queued and taken with netev_accept_select reports its reset. */
+TEST(accept_select_reset_before_accept)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    util_rst(c);
+    util_sleep_ms(50);
+    netev_socket a;
+    CHECK_OK(netev_accept_select(loop, l, NETEV_ALL, 0, &a, 0, 0));
+    netev_event e = EXPECT(loop, a, NETEV_WRITE | NETEV_CLOSE); /* Windows' F8: WRITE and the reset */
+    if (!util_wine_differs(WINE_F7_RESET_AS_FIN))
+        CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, a));
+    util_close(l);
+    netev_loop_free(loop);
+}
+
 /* A burst of connections is accepted completely, one accept per report. */
 TEST(burst_accepted_one_per_report)
 {
@@ -232,5 +287,6 @@ TEST(accept_bad_calls)
 
 RUN_TESTS(CASE(a1_a2_reported_once), CASE(a3_a4_reselect_does_not_rereport), CASE(a5_a6_arrival_and_accept),
           CASE(a8_queued_before_select), CASE(a10_recorded_while_unselected),
-          CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(a13_reset_before_accept), CASE(burst_accepted_one_per_report),
+          CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(a13_reset_before_accept), CASE(accept_select),
+          CASE(accept_select_reset_before_accept), CASE(burst_accepted_one_per_report),
           CASE(accept_bad_calls))
