@@ -16,3 +16,11 @@ if(NETEV_TESTS)
     set_tests_properties(echobench_integrity PROPERTIES TIMEOUT 180 LABELS echobench)
   endif()
 endif()
+
+find_program(VALGRIND valgrind)
+if(NETEV_TESTS AND Python3_Interpreter_FOUND AND VALGRIND AND NETEV_VALGRIND_TESTS AND NOT NETEV_SANITIZE)
+  add_test(NAME valgrind_echobench
+    COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/echobench/test_echobench.py $<TARGET_FILE:echobench>
+            --valgrind ${VALGRIND})
+  set_tests_properties(valgrind_echobench PROPERTIES TIMEOUT 600 LABELS "echobench;valgrind")
+endif()

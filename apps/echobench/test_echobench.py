@@ -6,7 +6,7 @@ one, with the exit status saying so.
 usage: test_echobench.py ECHOBENCH [--valgrind VALGRIND] [--peer PEER_BINARY]
 
 The servers are small Python echo servers in a thread of this process, on
-127.0.0.1 with an ephemeral port.  --peer also runs the correct-server case
+127.0.0.1 with an ephemeral port.  --peer runs instead one correct-server case
 against a compiled echo server (started here, stopped by its PID).
 """
 import json
@@ -140,6 +140,7 @@ class EchoServer:
 
 ECHOBENCH = None
 VALGRIND = None
+SLOW = 1  # time bounds stretch under valgrind
 failures = []
 
 
@@ -188,7 +189,7 @@ def test_correct_server_duration_big_messages():
         check("duration: exit 0", rc == 0, f"rc={rc} stderr={err}")
         check("duration: messages echoed", rep and rep["messages"] > 0, rep)
         check("duration: window about 1 s", rep and 0.9 < rep["seconds"] < 1.5, rep)
-        check("duration: returns in time", took < 10, took)
+        check("duration: returns in time", took < 10 * SLOW, took)
     finally:
         srv.stop()
 
@@ -222,7 +223,7 @@ def test_early_close():
         check("early close: exit non-zero", rc == 1, f"rc={rc}")
         check("early close: lost counted", rep and rep["errors"]["lost"] == 2, rep)
         check("early close: no mismatch", rep and rep["errors"]["mismatch"] == 0, rep)
-        check("early close: stops when nothing is left", took < 4, took)
+        check("early close: stops when nothing is left", took < 4 * SLOW, took)
         check("early close: described on stderr", "lost" in err, err)
     finally:
         srv.stop()
@@ -234,7 +235,7 @@ def test_stalling_server():
         rc, rep, err, took = run_bench(srv.port, "-c", 2, "-s", 64, "-n", 1000, "--timeout", 0.5)
         check("stall: exit non-zero", rc == 1, f"rc={rc}")
         check("stall: timeout counted", rep and rep["errors"]["timeout"] == 2, rep)
-        check("stall: does not hang", took < 10, took)
+        check("stall: does not hang", took < 10 * SLOW, took)
     finally:
         srv.stop()
 
@@ -301,7 +302,7 @@ def test_peer(peer):
 
 
 def main():
-    global ECHOBENCH, VALGRIND
+    global ECHOBENCH, VALGRIND, SLOW
     args = sys.argv[1:]
     if not args:
         print(__doc__)
@@ -312,12 +313,15 @@ def main():
         opt = args.pop(0)
         if opt == "--valgrind":
             VALGRIND = args.pop(0)
+            SLOW = 5
         elif opt == "--peer":
             peer = args.pop(0)
         else:
             print("unknown option", opt)
             return 2
-    if VALGRIND:
+    if peer:
+        test_peer(peer)
+    elif VALGRIND:
         # The costly cases are enough under valgrind: the good path and both integrity paths.
         test_correct_server()
         test_corrupting_server()
@@ -332,8 +336,6 @@ def main():
         test_refused()
         test_modes()
         test_usage()
-        if peer:
-            test_peer(peer)
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1
