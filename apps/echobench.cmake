@@ -14,6 +14,13 @@ if(NETEV_TESTS)
     add_test(NAME echobench_integrity
       COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/echobench/test_echobench.py $<TARGET_FILE:echobench>)
     set_tests_properties(echobench_integrity PROPERTIES TIMEOUT 180 LABELS echobench)
+    if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+      # The same client on the portable backend.
+      add_test(NAME echobench_integrity_poll
+        COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_SOURCE_DIR}/echobench/test_echobench.py $<TARGET_FILE:echobench>)
+      set_tests_properties(echobench_integrity_poll PROPERTIES ENVIRONMENT "NETEV_BACKEND=poll" TIMEOUT 180
+                           LABELS echobench)
+    endif()
   endif()
 endif()
 

@@ -43,7 +43,29 @@
 typedef struct result {
     double events_per_s;
     double cpu_ns_per_event;
+    double batch; /* events per wait call */
+    double child_ns_per_event;
 } result;
+
+static pid_t child_pid;
+
+/* The echo child's utime+stime in seconds (clock ticks). */
+static double child_cpu(void)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)child_pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (p)
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
 
 static double now_s(clockid_t clk)
 {
@@ -131,7 +153,7 @@ static void reflector(int port, int n)
 
 /* ---- the driven side ---- */
 
-static int *open_pairs(int n, pid_t *child, int pin_cpus)
+static int *open_pairs(int n, pid_t *child, int child_cpu_no)
 {
     int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -145,8 +167,8 @@ static int *open_pairs(int n, pid_t *child, int pin_cpus)
         die("fork");
     if (*child == 0) {
         close(l);
-        if (pin_cpus)
-            pin(1);
+        if (child_cpu_no >= 0)
+            pin(child_cpu_no);
         reflector(ntohs(a.sin_port), n);
     }
     int *fds = malloc((size_t)n * sizeof *fds);
@@ -199,10 +221,11 @@ static result run_netev(const int *fds, int n, double seconds, const char *backe
     for (int i = 0; i < n; i++)
         if (netev_select(loop, fds[i], NETEV_READ | NETEV_CLOSE, 0) < 0)
             echo_failed("netev_select");
-    uint64_t events = 0;
-    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = t0;
+    uint64_t events = 0, waits = 0;
+    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = t0, k0 = child_cpu();
     while (t - t0 < seconds) {
         int k = netev_wait(loop, recs, MAX_EVENTS, 100);
+        waits++;
         if (k < 0)
             echo_failed("netev_wait");
         for (int i = 0; i < k; i++) {
@@ -215,9 +238,10 @@ static result run_netev(const int *fds, int n, double seconds, const char *backe
         }
         t = now_s(CLOCK_MONOTONIC);
     }
-    double cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0, kid = child_cpu() - k0;
     netev_loop_free(loop); /* the sockets stay open, for the next run */
-    return (result){(double)events / (t - t0), cpu * 1e9 / (double)events};
+    return (result){(double)events / (t - t0), cpu * 1e9 / (double)events, (double)events / (double)waits,
+                    kid * 1e9 / (double)events};
 }
 
 /* edge = 0: level-triggered, one recv per event (the textbook loop).
@@ -235,10 +259,11 @@ static result run_bare(const int *fds, int n, double seconds, int edge)
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) < 0)
             die("epoll_ctl");
     }
-    uint64_t events = 0;
-    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = t0;
+    uint64_t events = 0, waits = 0;
+    double t0 = now_s(CLOCK_MONOTONIC), c0 = now_s(CLOCK_PROCESS_CPUTIME_ID), t = t0, k0 = child_cpu();
     while (t - t0 < seconds) {
         int k = epoll_wait(ep, evs, MAX_EVENTS, 100);
+        waits++;
         if (k < 0 && errno != EINTR)
             die("epoll_wait");
         for (int i = 0; i < k; i++) {
@@ -253,9 +278,10 @@ static result run_bare(const int *fds, int n, double seconds, int edge)
         }
         t = now_s(CLOCK_MONOTONIC);
     }
-    double cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+    double cpu = now_s(CLOCK_PROCESS_CPUTIME_ID) - c0, kid = child_cpu() - k0;
     close(ep);
-    return (result){(double)events / (t - t0), cpu * 1e9 / (double)events};
+    return (result){(double)events / (t - t0), cpu * 1e9 / (double)events, (double)events / (double)waits,
+                    kid * 1e9 / (double)events};
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -272,16 +298,24 @@ static double median(double *v, int n)
 
 static void usage(void)
 {
-    fputs("usage: micro_pairs [-n N,N,...] [-t SECONDS] [-r ROUNDS] [-b BACKEND] [--no-pin]\n"
+    fputs("usage: micro_pairs [-n N,N,...] [-t SECONDS] [-r ROUNDS] [-b BACKEND] [--only netev|lt|et]\n"
+          "                   [--split] [--no-pin] [-v]\n"
           "  netev against bare epoll loops on N loopback connections (default 1,100,10000),\n"
-          "  ROUNDS rounds (default 7) of SECONDS (default 0.5) per variant, in turn; medians.\n",
+          "  ROUNDS rounds (default 7) of SECONDS (default 0.5) per variant, in turn; medians.\n"
+          "  Both processes share the last CPU (steady: each runs while the other waits);\n"
+          "  --split puts the echo child on CPU 0 and the driver on CPU 1 (a pipeline: less steady).\n"
+          "  --only runs one variant (for perf or strace); -v: events per wait call and the\n"
+          "  echo child's CPU time per event.\n",
           stderr);
     exit(2);
 }
 
+static const char *const variant_name[] = {"netev", "lt", "et"};
+
 int main(int argc, char **argv)
 {
-    int ns[16], nn = 0, rounds = 7, pin_cpus = 1;
+    enum { NETEV, LT, ET, NVAR };
+    int ns[16], nn = 0, rounds = 7, pin_cpus = 1, split = 0, verbose = 0, only = -1;
     double seconds = 0.5;
     const char *backend = "epoll";
     for (int i = 1; i < argc; i++) {
@@ -298,6 +332,17 @@ int main(int argc, char **argv)
                 usage();
         } else if (!strcmp(argv[i], "-b") && i + 1 < argc) {
             backend = argv[++i];
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            i++;
+            for (int v = 0; v < NVAR; v++)
+                if (!strcmp(argv[i], variant_name[v]))
+                    only = v;
+            if (only < 0)
+                usage();
+        } else if (!strcmp(argv[i], "-v")) {
+            verbose = 1;
+        } else if (!strcmp(argv[i], "--split")) {
+            split = 1;
         } else if (!strcmp(argv[i], "--no-pin")) {
             pin_cpus = 0;
         } else {
@@ -310,40 +355,59 @@ int main(int argc, char **argv)
         ns[nn++] = 10000;
     }
     raise_nofile();
-    if (pin_cpus && sysconf(_SC_NPROCESSORS_ONLN) < 2)
-        pin_cpus = 0;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (split && ncpu < 2)
+        split = 0;
+    int driver_cpu = -1, child_cpu_no = -1;
+    if (pin_cpus) {
+        driver_cpu = (int)(ncpu > 0 ? ncpu - 1 : 0);
+        child_cpu_no = split ? 0 : driver_cpu;
+        pin(driver_cpu);
+    }
+    printf("micro_pairs: netev (%s backend) vs bare epoll loops; %d rounds x %.2g s each, in turn; ", backend, rounds,
+           seconds);
     if (pin_cpus)
-        pin(0);
-    printf("micro_pairs: netev (%s backend) vs bare epoll loops; %d rounds x %.2g s each, in turn; driver on "
-           "CPU 0, echo child on CPU 1%s\n",
-           backend, rounds, seconds, pin_cpus ? "" : " (not pinned)");
-    printf("%6s %11s %11s %11s %7s %7s %7s %9s %9s %9s\n", "N", "netev ev/s", "LT ev/s", "ET ev/s", "/LT",
-           "/ET", "/best", "netev ns", "LT ns", "ET ns");
-    enum { NETEV, LT, ET, NVAR };
-    static double rate[NVAR][100], cpu[NVAR][100];
+        printf("driver on CPU %d, echo child on CPU %d\n", driver_cpu, child_cpu_no);
+    else
+        printf("not pinned\n");
+    printf("%6s %11s %11s %11s %7s %7s %9s %9s %9s %7s\n", "N", "netev ev/s", "LT ev/s", "ET ev/s", "/LT", "/ET",
+           "netev ns", "LT ns", "ET ns", "cost");
+    static double rate[NVAR][100], cpu[NVAR][100], batch[NVAR][100], kid[NVAR][100];
     for (int k = 0; k < nn; k++) {
         pid_t child;
-        int *fds = open_pairs(ns[k], &child, pin_cpus);
+        int *fds = open_pairs(ns[k], &child, child_cpu_no);
+        child_pid = child;
         for (int r = 0; r < rounds; r++) {
             for (int j = 0; j < NVAR; j++) {
                 int v = (r + j) % NVAR; /* each variant goes first in turn */
-                result x = v == NETEV ? run_netev(fds, ns[k], seconds, backend) : run_bare(fds, ns[k], seconds, v == ET);
+                if (only >= 0 && v != only)
+                    continue;
+                result x = v == NETEV ? run_netev(fds, ns[k], seconds, backend)
+                                      : run_bare(fds, ns[k], seconds, v == ET);
                 rate[v][r] = x.events_per_s;
                 cpu[v][r] = x.cpu_ns_per_event;
+                batch[v][r] = x.batch;
+                kid[v][r] = x.child_ns_per_event;
             }
         }
         close_pairs(fds, ns[k], child);
-        double m[NVAR], c[NVAR];
+        double m[NVAR], c[NVAR], b[NVAR], kc[NVAR];
         for (int v = 0; v < NVAR; v++) {
             m[v] = median(rate[v], rounds);
             c[v] = median(cpu[v], rounds);
+            b[v] = median(batch[v], rounds);
+            kc[v] = median(kid[v], rounds);
         }
-        double best = m[LT] > m[ET] ? m[LT] : m[ET];
-        printf("%6d %11.0f %11.0f %11.0f %7.3f %7.3f %7.3f %9.0f %9.0f %9.0f\n", ns[k], m[NETEV], m[LT], m[ET],
-               m[NETEV] / m[LT], m[NETEV] / m[ET], m[NETEV] / best, c[NETEV], c[LT], c[ET]);
+        double cheaper = c[LT] < c[ET] ? c[LT] : c[ET];
+        printf("%6d %11.0f %11.0f %11.0f %7.3f %7.3f %9.0f %9.0f %9.0f %7.3f\n", ns[k], m[NETEV], m[LT], m[ET],
+               m[NETEV] / m[LT], m[NETEV] / m[ET], c[NETEV], c[LT], c[ET], cheaper / c[NETEV]);
+        if (verbose)
+            printf("%6s events per wait: %.1f %.1f %.1f; echo child ns/event: %.0f %.0f %.0f\n", "", b[NETEV], b[LT],
+                   b[ET], kc[NETEV], kc[LT], kc[ET]);
         fflush(stdout);
     }
-    printf("ev/s: events (readable sockets served) per second, median of the rounds; /LT, /ET, /best: netev's\n"
-           "rate over the level-triggered, edge-triggered and better bare loop; ns: the driver's CPU time per event.\n");
+    printf("ev/s: events (readable sockets served) per second, median of the rounds; /LT, /ET: netev's rate\n"
+           "over the level- and edge-triggered bare loop's; ns: the driver's CPU time per event (median);\n"
+           "cost: the cheaper bare loop's CPU time per event over netev's (1 = netev costs nothing extra).\n");
     return 0;
 }
