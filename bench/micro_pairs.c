@@ -20,6 +20,7 @@
 #include "netev.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -115,7 +116,9 @@ static void send_all_slowly(int fd, const char *p, size_t len)
     }
 }
 
-static void reflector(int port, int n)
+#define CONNECT_STEP 1000 /* the child connects this many, then waits for the parent to accept them */
+
+static void reflector(int port, int n, int accepted_fd)
 {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
@@ -123,6 +126,10 @@ static void reflector(int port, int n)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     for (int i = 0; i < n; i++) {
+        char step;
+        /* Keeps the accept queue short: a burst of 10,000 would overflow it (SYN cookies). */
+        if (i && i % CONNECT_STEP == 0 && read(accepted_fd, &step, 1) != 1)
+            die("reflector pacing");
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0)
             die("reflector connect");
@@ -161,16 +168,21 @@ static int *open_pairs(int n, pid_t *child, int child_cpu_no)
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) < 0 || listen(l, SOMAXCONN) < 0 ||
         getsockname(l, (struct sockaddr *)&a, &len) < 0)
         die("listener");
+    int pacing[2];
+    if (pipe2(pacing, O_CLOEXEC) < 0)
+        die("pipe");
     fflush(stdout);
     *child = fork();
     if (*child < 0)
         die("fork");
     if (*child == 0) {
         close(l);
+        close(pacing[1]);
         if (child_cpu_no >= 0)
             pin(child_cpu_no);
-        reflector(ntohs(a.sin_port), n);
+        reflector(ntohs(a.sin_port), n, pacing[0]);
     }
+    close(pacing[0]);
     int *fds = malloc((size_t)n * sizeof *fds);
     if (!fds)
         die("malloc");
@@ -180,7 +192,10 @@ static int *open_pairs(int n, pid_t *child, int child_cpu_no)
             die("accept");
         int one = 1;
         setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if ((i + 1) % CONNECT_STEP == 0 && write(pacing[1], "", 1) != 1)
+            die("pacing");
     }
+    close(pacing[1]);
     close(l);
     /* One token per connection, sent from this side: the child sends it back. */
     char token[TOKEN];
@@ -364,8 +379,8 @@ int main(int argc, char **argv)
         child_cpu_no = split ? 0 : driver_cpu;
         pin(driver_cpu);
     }
-    printf("micro_pairs: netev (%s backend) vs bare epoll loops; %d rounds x %.2g s each, in turn; ", backend, rounds,
-           seconds);
+    printf("micro_pairs: netev (%s backend) vs bare epoll loops; %d round%s x %.2g s each, in turn; ", backend,
+           rounds, rounds == 1 ? "" : "s", seconds);
     if (pin_cpus)
         printf("driver on CPU %d, echo child on CPU %d\n", driver_cpu, child_cpu_no);
     else

@@ -231,14 +231,15 @@ static int64_t due_time(const eb_worker *w, uint64_t msg, int64_t t_go)
 }
 
 /* --rate: issue every message that is due to a connection that can take one.
- * Returns the ns until the next one is due (or -1 if none will be). */
+ * Returns the ns until the next one is due, or -1 when there is nothing to
+ * wait for but the network (a backlog, or no more messages). */
 static int64_t issue_due(eb_worker *w, int64_t now)
 {
     int64_t t_go = atomic_load(&w->sh->t_go);
     while (may_issue(w) && due_time(w, w->issued, t_go) <= now) {
         eb_conn *c = ready_pop(w);
         if (!c)
-            return 0; /* backlog: the next completion frees a connection */
+            return -1; /* a backlog: wait for a completion to free a connection */
         issue(w, c, due_time(w, w->issued, t_go));
         flush(w, c);
         ready_push(w, c);
