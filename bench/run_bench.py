@@ -352,6 +352,9 @@ def summarize(rows, servers, args):
         out += table(f"Server CPU per message relative to {REFERENCE}, {label} (above 1: {REFERENCE} uses less)",
                      names, conns, cl, lambda s, c: ratio_of(cpu, (s, c, size), (s, c, size), (REFERENCE, c, size)),
                      ratio=True)
+        out += table(f"Messages per second relative to {REFERENCE}, {label} (below 1: {REFERENCE} is faster)",
+                     names, conns, cl, lambda s, c: ratio_of(thr, (s, c, size), (s, c, size), (REFERENCE, c, size)),
+                     ratio=True)
     idle = medians(rows, "idle", "rss_bytes_per_conn")
     if idle:
         ic = sorted({k[1] for k in idle})
@@ -505,6 +508,7 @@ def parse():
     ap.add_argument("--idle", help="comma-separated idle connection counts ('' = none)")
     ap.add_argument("--per-process", type=int, default=15000, help="idle connections per echobench process")
     ap.add_argument("--no-connrate", action="store_true")
+    ap.add_argument("--note", default="", help="a line for docs/bench.md (e.g. which echod was measured)")
     ap.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
                     help="write docs/bench.md and docs/bench.png (default: full run yes, --quick no)")
     args = ap.parse_args()
@@ -625,7 +629,7 @@ def write_doc(path, args, info, tsv, tables, bar, elapsed):
 Latest run: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, `make bench`
 ({'quick' if args.quick else 'full'} matrix, {elapsed / 60:.0f} minutes). Every run is in
 [`{os.path.relpath(tsv, ROOT)}`](../{os.path.relpath(tsv, ROOT)}).
-{standin}
+{standin}{(chr(10) + args.note + chr(10)) if args.note else ""}
 ## Machine
 
 - CPU: {info.get('cpu', '?')}, {info['cpus']} CPUs; memory {info['mem']}
@@ -656,8 +660,8 @@ Latest run: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, `make bench`
   descriptor per connection: where its hard limit is below N, N is lowered to what fits (noted below).
 - Connection rate: `echobench --reconnect`: {args.connrate_conns} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
-- Reproduce: `make bench` (full, about half an hour) or `make bench-quick` (about a minute, not
-  written here).
+- Reproduce: `make bench` (full, about 20 minutes) or `make bench-quick` (about a minute, not
+  written here). `python3 bench/run_bench.py --help` for subsets.
 
 ## Results
 
