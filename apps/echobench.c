@@ -84,8 +84,8 @@ static int pick_sources(eb_config *cfg, struct sockaddr_storage **out)
         struct sockaddr_in *a = (struct sockaddr_in *)&cfg->src;
         const struct sockaddr_in *dst = (const struct sockaddr_in *)&cfg->addr;
         if (cfg->addr.ss_family != AF_INET || (ntohl(dst->sin_addr.s_addr) >> 24) != 127) {
-            fprintf(stderr, "echobench: %d connections need %d source addresses; give them with "
-                            "--source ADDR --sources %d\n", cfg->conns, n, n);
+            fprintf(stderr, "echobench: %d source addresses are needed; the default ones (127.0.0.2, ...) "
+                            "reach 127.0.0.1 only: give the first with --source ADDR\n", n);
             return -1;
         }
         memset(a, 0, sizeof *a);
@@ -359,7 +359,11 @@ int main(int argc, char **argv)
         if (!running && t.resolved >= (uint64_t)cfg.conns) {
             running = 1;
             t_go = now;
-            sum->connect_seconds = (double)(now - t_start) / 1e9;
+            int64_t last = t_start;
+            for (int i = 0; i < cfg.threads; i++)
+                if (atomic_load(&w[i].t_resolved) > last)
+                    last = atomic_load(&w[i].t_resolved);
+            sum->connect_seconds = (double)(last - t_start) / 1e9;
             server_cpu0 = cfg.server_pid ? process_cpu(cfg.server_pid) : -1;
             client_cpu0 = own_cpu();
             atomic_store(&sh->t_go, t_go);
@@ -389,7 +393,7 @@ int main(int argc, char **argv)
             progress_line(pr, &cfg, w, (double)(now - t_start) / 1e9, running);
             pr->next += 1000000000LL;
         }
-        sleep_ns(TICK_NS);
+        sleep_ns(running ? TICK_NS : TICK_NS / 20); /* start the window soon after the last connect */
     }
     /* The window closes here: read everything before the workers stop. */
     t_end = eb_now_ns();

@@ -101,6 +101,13 @@ static void close_conn(eb_worker *w, eb_conn *c)
     c->state = C_CLOSED;
 }
 
+/* A connection of the first round is up or failed: the connect time ends with the last one. */
+static void resolved(eb_worker *w)
+{
+    atomic_store(&w->t_resolved, eb_now_ns());
+    bump(&w->ctr.resolved, 1);
+}
+
 static void connect_failed(eb_worker *w, eb_conn *c, const char *why)
 {
     if (phase(w) == EB_PHASE_STOP)
@@ -108,7 +115,7 @@ static void connect_failed(eb_worker *w, eb_conn *c, const char *why)
     describe(w, c, "connect failed: %s", why);
     bump(&w->ctr.connect_fail, 1);
     if (cfg_of(w)->mode != EB_RECONNECT)
-        bump(&w->ctr.resolved, 1);
+        resolved(w);
     settle(w, c);
     close_conn(w, c);
 }
@@ -354,7 +361,7 @@ static void on_connected(eb_worker *w, eb_conn *c, int64_t now)
     bump(&w->ctr.up, 1);
     eb_hist_add(&w->conn_lat, now - c->t_connect);
     if (cfg_of(w)->mode != EB_RECONNECT)
-        bump(&w->ctr.resolved, 1);
+        resolved(w);
     if (phase(w) == EB_PHASE_RUN)
         start_traffic(w, c, now);
 }

@@ -58,6 +58,7 @@ typedef struct eb_worker {
     eb_counters ctr;
     eb_hist_live lat;      /* echo latency (full cycle with --reconnect) */
     eb_hist_live conn_lat; /* connect latency */
+    _Atomic int64_t t_resolved; /* ns: when the last connection of the first round connected or failed */
     _Atomic int done;      /* finished its quota, or had nothing left alive */
     _Atomic int64_t t_done;
 
