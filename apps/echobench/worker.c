@@ -110,8 +110,10 @@ static void resolved(eb_worker *w)
 
 static void connect_failed(eb_worker *w, eb_conn *c, const char *why)
 {
-    if (phase(w) == EB_PHASE_STOP)
-        return close_conn(w, c);
+    if (phase(w) == EB_PHASE_STOP) {
+        close_conn(w, c);
+        return;
+    }
     describe(w, c, "connect failed: %s", why);
     bump(&w->ctr.connect_fail, 1);
     if (cfg_of(w)->mode != EB_RECONNECT)
@@ -123,8 +125,10 @@ static void connect_failed(eb_worker *w, eb_conn *c, const char *why)
 /* The server closed or reset a connection we were using. */
 static void lost(eb_worker *w, eb_conn *c, const char *why)
 {
-    if (phase(w) == EB_PHASE_STOP)
-        return close_conn(w, c);
+    if (phase(w) == EB_PHASE_STOP) {
+        close_conn(w, c);
+        return;
+    }
     describe(w, c, "lost: %s (%llu of %llu bytes echoed)", why, (unsigned long long)c->recvd,
              (unsigned long long)c->sent);
     bump(&w->ctr.lost, 1);
@@ -150,7 +154,8 @@ static void open_conn(eb_worker *w, eb_conn *c, uint32_t id)
     if (c->sock < 0) {
         w->connecting--;
         c->state = C_FREE;
-        return connect_failed(w, c, strerror(errno));
+        connect_failed(w, c, strerror(errno));
+        return;
     }
     int one = 1;
     setsockopt(c->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -161,8 +166,10 @@ static void open_conn(eb_worker *w, eb_conn *c, uint32_t id)
         setsockopt(c->sock, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
 #endif
         socklen_t len = src->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-        if (bind(c->sock, (const struct sockaddr *)src, len) < 0)
-            return connect_failed(w, c, strerror(errno));
+        if (bind(c->sock, (const struct sockaddr *)src, len) < 0) {
+            connect_failed(w, c, strerror(errno));
+            return;
+        }
     }
     int err = netev_select(w->loop, c->sock, NETEV_CONNECT | NETEV_READ | NETEV_WRITE | NETEV_CLOSE, c);
     if (!err)
@@ -198,8 +205,10 @@ static void flush(eb_worker *w, eb_conn *c)
         ptrdiff_t n = netev_send(w->loop, c->sock, p, chunk, 0);
         if (n == NETEV_EAGAIN)
             return;
-        if (n < 0)
-            return lost(w, c, netev_strerror((int)n));
+        if (n < 0) {
+            lost(w, c, netev_strerror((int)n));
+            return;
+        }
         c->sent += (uint64_t)n;
         if ((size_t)n < chunk)
             return;
@@ -257,8 +266,10 @@ static int64_t issue_due(eb_worker *w, int64_t now)
 /* Keeps the closed loop going: depth messages in flight per connection. */
 static void refill(eb_worker *w, eb_conn *c, int64_t now)
 {
-    if (w->rate > 0)
-        return ready_push(w, c);
+    if (w->rate > 0) {
+        ready_push(w, c);
+        return;
+    }
     while (c->state == C_UP && c->issued - c->done < (uint64_t)cfg_of(w)->depth && may_issue(w))
         issue(w, c, now);
     flush(w, c);
@@ -383,8 +394,10 @@ static void on_record(eb_worker *w, const netev_event *e, int64_t now)
     if (!ev || !c || c->sock != e->sock)
         return;
     if (ev & NETEV_CONNECT) {
-        if (e->error[NETEV_CONNECT_BIT])
-            return connect_failed(w, c, netev_strerror(e->error[NETEV_CONNECT_BIT]));
+        if (e->error[NETEV_CONNECT_BIT]) {
+            connect_failed(w, c, netev_strerror(e->error[NETEV_CONNECT_BIT]));
+            return;
+        }
         on_connected(w, c, now);
     }
     if ((ev & NETEV_READ) && c->state == C_UP && on_readable(w, c, now) < 0)
