@@ -5,7 +5,8 @@ on libuv, libevent, libev, a bare epoll loop and a select() loop.
     python3 bench/run_bench.py            # the full matrix (make bench)
     python3 bench/run_bench.py --quick    # about a minute (make bench-quick)
 
-Every server runs alone, pinned to CPU 0; echobench runs pinned to CPU 1.
+Every server runs alone, pinned to CPU 0; echobench runs on the other CPUs
+(CPU 1 on a 2-core machine; -T one thread per CPU on larger ones).
 For each cell (server x connections x message size, depth 1) echobench
 reports messages/s, latency percentiles and the server's CPU time per
 message (utime+stime from /proc/PID/stat over the measured window, divided
@@ -260,7 +261,8 @@ def row(kind, server, conns, size, rep_no, rep=None, note="", rss=None):
 
 def echo_cell(args, server, conns, size, rep_no, logdir):
     rep, noise = measured(args, server, logdir, ["-c", conns, "-s", size, "-d", 1, "-t", args.duration,
-                                                 "--timeout", 10], args.duration + 120, f"c={conns} s={size}")
+                                                 "-T", args.client_threads, "--timeout", 10],
+                          args.duration + 120, f"c={conns} s={size}")
     r = row("echo", server.name, conns, size, rep_no, rep)
     r["others_cpu"] = round(noise, 3)
     log(f"  {server.name:12s} c={conns:<6d} s={size:<5d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
@@ -592,8 +594,14 @@ def parse():
         args.docs = not quick
     args.echobench = os.path.join(args.build, "apps", "echobench")
     args.echod = args.echod or os.path.join(args.build, "apps", "echod")
-    multi = (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
-    args.server_cpu, args.client_cpu = (0, 1) if multi else (None, None)
+    ncpu = os.cpu_count() or 1
+    if ncpu >= 2 and shutil.which("taskset"):
+        # The server gets CPU 0; echobench every other CPU, one thread each.
+        args.server_cpu = 0
+        args.client_cpu = "1" if ncpu == 2 else f"1-{ncpu - 1}"
+        args.client_threads = ncpu - 1
+    else:
+        args.server_cpu, args.client_cpu, args.client_threads = None, None, 1
     return args
 
 
@@ -618,7 +626,8 @@ def main():
     info = machine()
     log(f"netev benchmark{' (quick)' if args.quick else ''}: {', '.join(names)}")
     log(f"  {info.get('cpu', '?')}, {info['cpus']} CPUs, Linux {info['kernel']}; server on CPU "
-        f"{args.server_cpu}, echobench on CPU {args.client_cpu}; {args.reps} run(s) x {args.duration} s per cell")
+        f"{args.server_cpu}, echobench on CPU {args.client_cpu} ({args.client_threads} thread(s)); "
+        f"{args.reps} run(s) x {args.duration} s per cell")
     if args.echod_standin:
         log("  NOTE: --echod-standin: echod-epoll/echod-poll are the bare epoll peer, not echod")
     rows = []
@@ -712,9 +721,9 @@ Latest run: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, `make bench`
   classic select() loop that rebuilds its fd_sets on every iteration (up to FD_SETSIZE = 1,024
   descriptors, so it sits out the 10,000-connection cells). All read into one 64 KiB buffer, buffer
   what a send did not take, stop reading while they do, set TCP_NODELAY, listen on 127.0.0.1.
-- Load: `echobench` (built on netev, one thread), depth 1 (one message in flight per connection),
+- Load: `echobench` (built on netev; {args.client_threads} thread(s)), depth 1 (one message in flight per connection),
   {args.duration:g} s per cell after all connections are up, every echoed byte checked.
-- The server is pinned to CPU 0 and echobench to CPU 1 (`taskset`). On two cores the client saturates
+- The server is pinned to CPU 0 and echobench to CPU(s) {args.client_cpu} (`taskset`). On two cores the client saturates
   its core before a good server does, so messages/s alone cannot rank servers: the tables also give the
   server's CPU time per message, utime+stime from `/proc/PID/stat` over the measured window divided by
   the messages echoed in it (clock-tick resolution, 10 ms, over a window of several seconds).
