@@ -124,8 +124,10 @@ int netev_forget(netev_loop *loop, netev_socket s);
  * (timeout_ms = -1: forever, 0: just check) or netev_wakeup() is called.
  * Fills up to max records, one per ready socket, all its bits merged; sockets
  * just reported go to the back of the line.  Returns the number of records
- * (0 on timeout or wakeup) or a negative NETEV_E* code.  The array stays the
- * caller's; netev_close during the walk zeroes the closed socket's record. */
+ * (0 on timeout or wakeup) or a negative NETEV_E* code.
+ * The array stays the caller's and must stay valid until the next netev_wait
+ * or netev_loop_free: netev_close/netev_forget during the walk set the closed
+ * socket's record to events == 0, so a later record never names it. */
 int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms);
 
 /* Any thread: a blocked netev_wait returns at once; with no wait blocked,

@@ -7,6 +7,8 @@ command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+command -v strace >/dev/null 2>&1 || need="$need strace"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
   echo "netev needs:$need -- install them with: apt-get install$need" >&2

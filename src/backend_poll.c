@@ -58,7 +58,8 @@ static short interest(const netev__sock *sk)
             ev = POLLIN;
         break;
     case NETEV__CONNECTING:
-        ev = POLLOUT;
+        /* all of it: what arrived with the connection belongs in the same record */
+        ev = POLLOUT | POLLIN | POLLPRI | POLLRDHUP;
         break;
     case NETEV__CONNECTED:
         if (sk->flags & NETEV__F_DEAD)

@@ -42,11 +42,15 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
         if (bit == NETEV_OOB) {
             if (netev__poll1(s, POLLPRI) & POLLPRI)
                 netev__record(loop, sk, NETEV_OOB, 0);
-        } else if (n > 0 &&
-                   ((size_t)n == len || (flags & MSG_PEEK) || (sk->flags & NETEV__F_URGENT) ||
-                    sk->state == NETEV__DATAGRAM)) {
-            /* A short read emptied the queue; a full one may have left data behind
-             * (or, with urgent data, stopped at the mark). */
+            else if (n > 0)
+                sk->flags &= ~NETEV__F_URGENT;
+        } else if (n > 0 && (sk->flags & NETEV__F_URGENT)) {
+            /* Reads stop short at the urgent mark, where FIONREAD says 0 though
+             * data follows; poll knows better. */
+            if (netev__poll1(s, POLLIN) & POLLIN)
+                netev__record(loop, sk, NETEV_READ, 0);
+        } else if (n > 0 && ((size_t)n == len || (flags & MSG_PEEK) || sk->state == NETEV__DATAGRAM)) {
+            /* A short read emptied the queue; a full one may have left data behind. */
             if (netev__fionread(s) > 0)
                 netev__record(loop, sk, NETEV_READ, 0);
         }
@@ -154,17 +158,11 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
 {
     if (!loop || !addr || addrlen <= 0)
         return NETEV_EINVAL;
-    netev__sock *sk = netev__lookup(loop, s);
-    if (!sk) {
-        int err = netev__register(loop, s, &sk);
-        if (err)
-            return err;
-    }
+    netev__sock *sk;
+    int err = netev__track(loop, s, &sk);
+    if (err)
+        return err;
     switch (sk->state) {
-    case NETEV__FAILED: /* Linux lets a failed socket try again: so does the CONNECT event */
-        sk->disabled &= (uint8_t)~NETEV_CONNECT;
-        sk->flags &= ~NETEV__F_DEAD;
-        break;
     case NETEV__UNCONNECTED:
         break;
     case NETEV__CONNECTING:
@@ -172,7 +170,8 @@ int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr,
     case NETEV__CONNECTED:
         return NETEV_EISCONN;
     default:
-        return NETEV_EINVAL; /* listening or connectionless */
+        /* listening, connectionless, or failed: as on Windows, a failed socket is closed, not reused */
+        return NETEV_EINVAL;
     }
     int r = connect(s, addr, addrlen);
     int e = r < 0 ? errno : 0;

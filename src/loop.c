@@ -133,9 +133,11 @@ static int grow_table(netev_loop *loop, netev_socket s)
     return 0;
 }
 
-/* What kind of socket is this, and what holds already? */
-static int probe_state(netev_socket s, int *state)
+/* What kind of socket is this, and what holds already?  *dead_err: the
+ * error of a connection that ended before it was selected (else 0). */
+static int probe_state(netev_socket s, int *state, int *dead_err)
 {
+    *dead_err = 0;
     int type;
     socklen_t len = sizeof type;
     if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
@@ -157,6 +159,14 @@ static int probe_state(netev_socket s, int *state)
         return 0;
     }
     *state = NETEV__UNCONNECTED;
+    /* Accepted, but reset while it waited in the accept queue: no peer any
+     * more, and only its pending error tells it from a fresh socket. */
+    int e = netev__so_error(s);
+    if (e) {
+        *state = NETEV__CONNECTED;
+        *dead_err = e;
+        return 0;
+    }
 #ifdef TCP_INFO
     /* connect() started outside netev: report WRITE (not CONNECT) when it completes */
     struct tcp_info ti;
@@ -167,11 +177,11 @@ static int probe_state(netev_socket s, int *state)
     return 0;
 }
 
-int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
+static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
 {
     if (s < 0)
         return NETEV_EBADF;
-    int state = NETEV__UNCONNECTED, err = probe_state(s, &state);
+    int state = NETEV__UNCONNECTED, dead_err = 0, err = probe_state(s, &state, &dead_err);
     if (err)
         return err;
     if ((err = netev__set_nonblock(s)))
@@ -195,11 +205,22 @@ int netev__register(netev_loop *loop, netev_socket s, netev__sock **out)
         sk->flags = queued;
         return err;
     }
-    /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
-    if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM)
+    if (dead_err) {
+        /* The connection is already over: CLOSE with its error, and nothing else. */
+        sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+        netev__record(loop, sk, NETEV_CLOSE, dead_err == EPIPE ? NETEV_ECONNRESET : netev__map_errno(dead_err));
+    } else if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM) {
+        /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
         netev__record(loop, sk, NETEV_WRITE, 0);
+    }
     *out = sk;
     return 0;
+}
+
+int netev__track(netev_loop *loop, netev_socket s, netev__sock **out)
+{
+    *out = netev__lookup(loop, s);
+    return *out ? 0 : register_socket(loop, s, out);
 }
 
 /* Forget a socket; its queue entry stays linked and is skipped when popped. */
@@ -283,12 +304,10 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
 {
     if (!loop || (events & ~(unsigned)NETEV_ALL))
         return NETEV_EINVAL;
-    netev__sock *sk = netev__lookup(loop, s);
-    if (!sk) {
-        int err = netev__register(loop, s, &sk);
-        if (err)
-            return err;
-    }
+    netev__sock *sk;
+    int err = netev__track(loop, s, &sk);
+    if (err)
+        return err;
     sk->mask = (uint8_t)events;
     sk->udata = udata;
     /* Recorded but unreported events of the new mask are reported at the next wait. */

@@ -108,7 +108,7 @@ static inline void netev__changed(netev_loop *loop, netev_socket s, netev__sock 
     if (loop->backend->update)
         loop->backend->update(loop, s, sk);
 }
-int netev__register(netev_loop *loop, netev_socket s, netev__sock **out);
+int netev__track(netev_loop *loop, netev_socket s, netev__sock **out); /* lookup, or register */
 void netev__unregister(netev_loop *loop, netev_socket s, netev__sock *sk);
 void netev__drain_wakeup(netev_loop *loop);
 

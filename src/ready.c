@@ -40,9 +40,11 @@ static void connected_ready(netev_loop *loop, netev_socket s, netev__sock *sk, u
         if (!(sk->flags & NETEV__F_RD_EOF) || netev__fionread(s) > 0)
             netev__record(loop, sk, NETEV_READ, 0);
     }
+    /* A reset empties the send buffer too; that is CLOSE's news, not WRITE's. */
     if ((r & NETEV__OUT) && (sk->flags & NETEV__F_WRITE_BLOCKED)) {
         sk->flags &= ~NETEV__F_WRITE_BLOCKED;
-        netev__record(loop, sk, NETEV_WRITE, 0);
+        if (!(sk->flags & NETEV__F_DEAD))
+            netev__record(loop, sk, NETEV_WRITE, 0);
     }
 }
 

@@ -69,7 +69,7 @@ netev_socket util_listener(int *port)
     setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
-    CHECK(listen(s, 128) == 0);
+    CHECK(listen(s, 4096) == 0); /* generous: an overflowing backlog makes the kernel drop or reset connections */
     socklen_t len = sizeof a;
     CHECK(getsockname(s, (struct sockaddr *)&a, &len) == 0);
     *port = ntohs(a.sin_port);
@@ -95,6 +95,23 @@ void util_pair(netev_socket *client, netev_socket *server)
     CHECK(*server >= 0);
     fcntl(*server, F_SETFD, FD_CLOEXEC);
     close(l);
+}
+
+util_fixture util_fixture_new(unsigned mask)
+{
+    util_fixture f;
+    f.loop = util_loop();
+    util_pair(&f.c, &f.s);
+    CHECK_OK(netev_select(f.loop, f.s, mask, 0));
+    return f;
+}
+
+void util_fixture_free(util_fixture *f)
+{
+    CHECK_OK(netev_close(f->loop, f->s));
+    if (f->c != NETEV_INVALID_SOCKET)
+        util_close(f->c);
+    netev_loop_free(f->loop);
 }
 
 void util_rst(netev_socket s)
@@ -135,6 +152,73 @@ void util_set_blocking(netev_socket s, int blocking)
     CHECK(fl >= 0);
     fl = blocking ? (fl & ~O_NONBLOCK) : (fl | O_NONBLOCK);
     CHECK(fcntl(s, F_SETFL, fl) == 0);
+}
+
+int util_is_nonblocking(netev_socket s) { return (fcntl(s, F_GETFL) & O_NONBLOCK) != 0; }
+
+int util_is_cloexec(netev_socket s) { return (fcntl(s, F_GETFD) & FD_CLOEXEC) != 0; }
+
+static int not_socket_peer = -1;
+
+netev_socket util_not_a_socket(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    not_socket_peer = p[1];
+    return p[0];
+}
+
+void util_close_not_a_socket(netev_socket s)
+{
+    close(s);
+    close(not_socket_peer);
+}
+
+netev_socket util_unused_socket_number(void) { return 19999; }
+
+netev_socket util_tcp_socket(int family)
+{
+    int s = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(s >= 0);
+    return s;
+}
+
+void util_loopback(int family, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        a->sin6_addr = in6addr_loopback;
+        *len = sizeof *a;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        *len = sizeof *a;
+    }
+}
+
+int util_closed_port(void)
+{
+    int port;
+    netev_socket l = util_listener(&port);
+    close(l);
+    return port;
+}
+
+long long util_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void util_setenv(const char *name, const char *value)
+{
+    CHECK((value ? setenv(name, value, 1) : unsetenv(name)) == 0);
 }
 
 size_t util_fill(netev_loop *loop, netev_socket s)
@@ -182,9 +266,12 @@ const char *util_events_str(unsigned ev)
     return b;
 }
 
+/* The records must stay valid until the next wait (netev_close writes into them): static. */
+static netev_event expect_out[8];
+
 netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const char *file, int line)
 {
-    netev_event out[8];
+    netev_event *out = expect_out;
     int n = netev_wait(loop, out, 8, 2000 * slow);
     CHECK_OK(n);
     if (n == 0)
@@ -197,10 +284,24 @@ netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const
 
 void util_expect_none(netev_loop *loop, const char *file, int line)
 {
-    netev_event out[8];
+    netev_event *out = expect_out;
     int n = netev_wait(loop, out, 8, 60 * slow);
     CHECK_OK(n);
     if (n != 0)
         check_fail(file, line, "expected nothing, got %d records, first %s on socket %d", n,
                    util_events_str(out[0].events), (int)out[0].sock);
+}
+
+void util_expect_idle(netev_loop *loop, int ms, const char *file, int line)
+{
+    long long t0 = util_now_us(), cpu0 = util_cpu_us();
+    int n = netev_wait(loop, expect_out, 8, ms);
+    long long waited = util_now_us() - t0, cpu = util_cpu_us() - cpu0;
+    if (n != 0)
+        check_fail(file, line, "expected nothing, got %d records, first %s on socket %d", n,
+                   util_events_str(expect_out[0].events), (int)expect_out[0].sock);
+    if (waited < ms * 1000LL - 1000)
+        check_fail(file, line, "a %d ms wait returned after %lld us", ms, waited);
+    if (cpu > waited / 5 + 5000LL * util_slow())
+        check_fail(file, line, "spinning: %lld us of CPU in a %lld us wait", cpu, waited);
 }

@@ -6,6 +6,11 @@
 
 #include "check.h"
 
+#ifndef _WIN32
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#endif
+
 void util_init(void);
 const char *util_backend(void);
 int util_slow(void);               /* timeout multiplier (valgrind runs set NETEV_TEST_SLOW) */
@@ -22,9 +27,28 @@ void util_close(netev_socket s);
 void util_send_all(netev_socket s, const void *buf, size_t len); /* blocking helper side */
 size_t util_recv_some(netev_socket s, void *buf, size_t len);   /* blocking helper side */
 void util_set_blocking(netev_socket s, int blocking);
+int util_is_nonblocking(netev_socket s);
+int util_is_cloexec(netev_socket s);
+netev_socket util_not_a_socket(void);            /* an open descriptor that is not a socket */
+void util_close_not_a_socket(netev_socket s);
+netev_socket util_unused_socket_number(void);    /* a number that is no open descriptor */
+netev_socket util_tcp_socket(int family);         /* fresh, unconnected, blocking */
+void util_loopback(int family, int port, struct sockaddr_storage *ss, socklen_t *len);
+int util_closed_port(void);                       /* a port on 127.0.0.1 nobody listens on */
+long long util_cpu_us(void);                      /* CPU time used by this process */
+void util_setenv(const char *name, const char *value); /* value NULL: unset */
 size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until EAGAIN; bytes sent */
 void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
 const char *util_events_str(unsigned events);
+
+/* A loop and a connected pair: s is selected with mask, c is a plain blocking socket. */
+typedef struct util_fixture {
+    netev_loop *loop;
+    netev_socket c, s;
+} util_fixture;
+util_fixture util_fixture_new(unsigned mask);
+/* netev_close(s), close c unless it is NETEV_INVALID_SOCKET, free the loop. */
+void util_fixture_free(util_fixture *f);
 
 /* Waits (up to 2 s) for the next non-empty batch; it must be exactly one
  * record, for s, with exactly these events.  Returns that record. */
@@ -32,6 +56,10 @@ netev_event util_expect(netev_loop *loop, netev_socket s, unsigned events, const
 /* Nothing is reported within a short wait. */
 void util_expect_none(netev_loop *loop, const char *file, int line);
 
+/* Nothing is reported for ms, and the process does not spin meanwhile. */
+void util_expect_idle(netev_loop *loop, int ms, const char *file, int line);
+
+#define EXPECT_IDLE(loop, ms) util_expect_idle((loop), (ms), __FILE__, __LINE__)
 #define EXPECT(loop, s, ev) util_expect((loop), (s), (ev), __FILE__, __LINE__)
 #define EXPECT_NONE(loop) util_expect_none((loop), __FILE__, __LINE__)
 

@@ -1,0 +1,291 @@
+/* echod: the seed's TCP echo server (port 7777), finished, on netev sessions.
+ *
+ * One thread, one loop: netev_wait hands out records, the listener's are
+ * accepted, a session's go through netev_session_ready/recv/send, which keep
+ * the partial sends, the back-pressure and the peer's FIN.  In the steady
+ * state a READ record costs one recv and one send into/from one shared buffer. */
+#define _GNU_SOURCE
+#include "echod.h"
+#include "netev/session.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+
+#define BATCH 512        /* records per netev_wait */
+#define RECV_BUF (64 * 1024)
+
+typedef struct echod {
+    echod_options opt;
+    netev_loop *loop;
+    netev_sessions *tab;
+    netev_socket listener;
+    int out_of_fds; /* accept ran out of descriptors: said once, until one succeeds */
+    uint64_t accepted, rejected, bytes_in, bytes_out;
+} echod;
+
+/* ---- signals ----
+ * The handler sets a flag and calls netev_wakeup(), which is async-signal-safe
+ * here: it is an atomic exchange on a lock-free atomic_int (checked below) and
+ * a write(2) to an eventfd or pipe, and touches nothing else.  errno is kept.
+ * A signal that lands while the loop drains an earlier wakeup may find the
+ * wakeup still pending and write nothing; that netev_wait is returning anyway,
+ * and the flag is checked after every netev_wait. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "netev_wakeup must be lock-free to be called from a signal handler");
+
+static netev_loop *volatile signal_loop;
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    int saved = errno;
+    stop_signal = sig;
+    if (signal_loop)
+        netev_wakeup(signal_loop);
+    errno = saved;
+}
+
+static void catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, 0);
+    sigaction(SIGTERM, &sa, 0);
+    /* SIGPIPE keeps its default: netev_send never raises it (MSG_NOSIGNAL). */
+}
+
+/* ---- output ---- */
+
+static const char *peer_text(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+        snprintf(buf, len, "%s:%d", host, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        snprintf(buf, len, "[%s]:%d", host, port);
+    } else {
+        snprintf(buf, len, "?");
+    }
+    return buf;
+}
+
+static void session_ended(echod *d, netev_socket s, int why)
+{
+    if (d->opt.trace)
+        printf("Client Disconnected (%s)\n", netev_session_strerror(why));
+    if (d->opt.verbose)
+        printf("echod: fd %d disconnected: %s\n", (int)s, netev_session_strerror(why));
+}
+
+/* ---- accepting ---- */
+
+static void accept_failed(echod *d, int err)
+{
+    if (err == NETEV_EAGAIN)
+        return;
+    if (err == NETEV_EMFILE || err == NETEV_ENFILE || err == NETEV_ENOBUFS || err == NETEV_ENOMEM) {
+        /* The core reports ACCEPT again once a descriptor frees: no spinning, no flood of lines. */
+        if (!d->out_of_fds)
+            fprintf(stderr, "echod: accept: %s; connections wait until a descriptor frees\n",
+                    netev_strerror(err));
+        d->out_of_fds = 1;
+        return;
+    }
+    fprintf(stderr, "echod: accept: %s\n", netev_strerror(err));
+}
+
+/* One accept per ACCEPT record: the core reports ACCEPT again at the next
+ * wait while connections remain queued (it checks right after the accept),
+ * so a loop here would only add a final accept that fails with EAGAIN. */
+static void accept_one(echod *d)
+{
+    struct sockaddr_storage peer;
+    socklen_t peer_len = sizeof peer;
+    netev_socket s;
+    int err;
+    if (d->opt.max_conns && netev_sessions_count(d->tab) >= d->opt.max_conns) {
+        err = netev_accept(d->loop, d->listener, &s, (struct sockaddr *)&peer, &peer_len);
+        if (err) {
+            accept_failed(d, err);
+            return;
+        }
+        netev_close(d->loop, s);
+        d->rejected++;
+        if (d->opt.verbose) {
+            char text[64];
+            printf("echod: rejected %s: --max-conns %zu reached\n", peer_text(&peer, text, sizeof text),
+                   d->opt.max_conns);
+        }
+        return;
+    }
+    err = netev_session_accept(d->tab, d->listener, 0, &s, (struct sockaddr *)&peer, &peer_len);
+    if (err) {
+        accept_failed(d, err);
+        return;
+    }
+    d->out_of_fds = 0;
+    d->accepted++;
+    if (d->opt.trace)
+        printf("Client Connected\n");
+    if (d->opt.verbose) {
+        char text[64];
+        printf("echod: fd %d connected from %s\n", (int)s, peer_text(&peer, text, sizeof text));
+    }
+}
+
+/* ---- echoing ---- */
+
+static void serve_session(echod *d, netev_event *ev, char *buf)
+{
+    ptrdiff_t r = netev_session_ready(d->tab, ev);
+    if (r > 0) {
+        d->bytes_out += (uint64_t)r;
+        if (d->opt.trace)
+            printf("Send Data = %td\n", r);
+    }
+    while (r >= 0 && (r = netev_session_recv(d->tab, ev, buf, RECV_BUF)) > 0) {
+        d->bytes_in += (uint64_t)r;
+        if (d->opt.trace)
+            printf("Recv Data = %td\n", r);
+        ptrdiff_t sent = netev_session_send(d->tab, ev->sock, buf, (size_t)r);
+        if (sent < 0) {
+            r = sent;
+            break;
+        }
+        d->bytes_out += (uint64_t)sent;
+        if (d->opt.trace)
+            printf("Send Data = %td\n", sent);
+    }
+    if (r < 0)
+        session_ended(d, ev->sock, (int)r);
+}
+
+static int serve(echod *d)
+{
+    static netev_event records[BATCH];
+    static char buf[RECV_BUF];
+    int talking = d->opt.trace || d->opt.verbose;
+    while (!stop_signal) {
+        if (talking)
+            fflush(stdout);
+        int n = netev_wait(d->loop, records, BATCH, -1);
+        if (n < 0) {
+            fprintf(stderr, "echod: netev_wait: %s\n", netev_strerror(n));
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            netev_event *ev = &records[i];
+            if (!ev->events)
+                continue; /* its socket was closed while we walked the batch */
+            if (ev->sock == d->listener)
+                accept_one(d);
+            else
+                serve_session(d, ev, buf);
+        }
+    }
+    return 0;
+}
+
+/* ---- start and stop ---- */
+
+/* Sessions need descriptors: use all the hard limit allows. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static int start(echod *d)
+{
+    d->loop = netev_loop_new(d->opt.backend);
+    if (!d->loop) {
+        fprintf(stderr, "echod: cannot create a netev loop (backend %s): %s\n",
+                d->opt.backend ? d->opt.backend : "default", strerror(errno));
+        return 1;
+    }
+    int err = netev_listener_open(d->loop, d->opt.bind, d->opt.port, 0, &d->listener);
+    if (err == NETEV_EINVAL) {
+        fprintf(stderr, "echod: cannot listen on %s port %d: not a numeric IPv4 or IPv6 address\n",
+                d->opt.bind, d->opt.port);
+        return 1;
+    }
+    if (err) {
+        fprintf(stderr, "echod: cannot listen on %s port %d: %s\n", d->opt.bind, d->opt.port,
+                netev_strerror(err));
+        return 1;
+    }
+    d->tab = netev_sessions_new(d->loop, d->opt.max_pending);
+    if (!d->tab) {
+        fprintf(stderr, "echod: out of memory\n");
+        return 1;
+    }
+    return 0;
+}
+
+static void stop(echod *d)
+{
+    netev_sessions_free(d->tab);
+    if (d->listener != NETEV_INVALID_SOCKET)
+        netev_close(d->loop, d->listener);
+    netev_loop_free(d->loop);
+}
+
+int main(int argc, char **argv)
+{
+    echod d;
+    memset(&d, 0, sizeof d);
+    d.listener = NETEV_INVALID_SOCKET;
+    int status = echod_parse_options(argc, argv, &d.opt);
+    if (status >= 0)
+        return status;
+    raise_fd_limit();
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((status = start(&d)) == 0) {
+        signal_loop = d.loop;
+        catch_signals();
+        if (!d.opt.quiet) {
+            printf("echod: listening on %s port %d (backend %s, pid %ld)\n", d.opt.bind,
+                   netev_listener_port(d.listener), netev_loop_backend(d.loop), (long)getpid());
+            fflush(stdout);
+        }
+        status = serve(&d);
+        if (!d.opt.quiet) {
+            const char *why = stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "error";
+            printf("echod: stopped by %s after %.3f s: %" PRIu64 " connections, %" PRIu64
+                   " rejected, %" PRIu64 " bytes in, %" PRIu64 " bytes out\n",
+                   why, seconds_since(&t0), d.accepted, d.rejected, d.bytes_in, d.bytes_out);
+        }
+    }
+    signal_loop = 0;
+    stop(&d);
+    return status;
+}

@@ -1,0 +1,111 @@
+/* netev sessions: a TCP listener plus sessions with send backlogs, on the netev core.
+ *
+ * Pull-based like the core: the program calls netev_wait() and dispatches the
+ * records itself.  For a record of its listener it calls netev_session_accept();
+ * for a record of a session it calls
+ *
+ *     r = netev_session_ready(tab, &ev);          // flushes the backlog on WRITE, ends on reset
+ *     while (r >= 0 && (r = netev_session_recv(tab, &ev, buf, len)) > 0)
+ *         r = netev_session_send(tab, ev.sock, reply, reply_len);
+ *     if (r < 0) ... the session is closed: r says why ...
+ *
+ * In the steady state (nothing waiting to be sent) a READ record costs exactly
+ * one recv and one send system call, and no allocation.
+ *
+ * What a session guarantees:
+ *  - bytes a send could not take at once stay in the session's backlog and go
+ *    out, in order, when WRITE is reported; later sends queue behind them;
+ *  - back-pressure: while the backlog holds max_pending bytes or more the
+ *    session stops reading (netev_session_recv returns 0 without a system
+ *    call), so TCP flow control slows the peer down; reading resumes when the
+ *    backlog drains.  A recv never reads more than the room left below
+ *    max_pending, so an echo peer that never reads costs at most max_pending
+ *    bytes (a program whose replies are larger than what it reads, or that
+ *    sends unprompted, bounds its own backlogs with netev_session_pending);
+ *  - the peer's FIN: everything it sent is still read and its replies sent,
+ *    then the session closes (NETEV_SESSION_DONE);
+ *  - a reset or any socket error closes the session at once.
+ *
+ * Memory: an idle session allocates nothing; the table costs one pointer per
+ * descriptor number, in pages allocated as descriptor numbers grow.  A backlog
+ * is allocated when a send falls short and freed as soon as it drains.
+ *
+ * Return values: every call that can end a session returns a negative value
+ * once it has closed it: NETEV_SESSION_DONE for an orderly end, a NETEV_E*
+ * code for an error (NETEV_ECONNRESET for a peer's reset).  After that the
+ * socket number is no longer the program's.
+ */
+#ifndef NETEV_SESSION_H
+#define NETEV_SESSION_H
+
+#include "netev.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The session ended in order: the peer finished sending, everything was sent back. */
+#define NETEV_SESSION_DONE (NETEV_ERRNO_MIN - 1)
+
+typedef struct netev_sessions netev_sessions;
+
+/* Opens a TCP listener on addr ("0.0.0.0", "::1", "[::1]", ...; NULL = all
+ * IPv4 interfaces) and port (0 = any free port) with SO_REUSEADDR, and selects
+ * it for ACCEPT with udata.  Returns 0 and *out, NETEV_EINVAL for an address
+ * that is not a numeric IPv4/IPv6 address or a port outside 0..65535, or the
+ * socket/bind/listen error (NETEV_EADDRINUSE, NETEV_EADDRNOTAVAIL, ...). */
+int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out);
+/* The local port of a bound socket (what port 0 became), or a NETEV_E* code. */
+int netev_listener_port(netev_socket listener);
+
+/* A session table on loop.  max_pending: backlog bytes at which a session
+ * stops reading (>= 1).  NULL if out of memory or max_pending is 0. */
+netev_sessions *netev_sessions_new(netev_loop *loop, size_t max_pending);
+/* Closes every session still open and frees the table. */
+void netev_sessions_free(netev_sessions *tab);
+/* Sessions open now. */
+size_t netev_sessions_count(const netev_sessions *tab);
+
+/* Accepts one connection from listener (netev_accept: NETEV_EAGAIN when none
+ * is queued, NETEV_EMFILE/ENFILE when out of descriptors), turns TCP_NODELAY
+ * on and selects it for READ, WRITE and CLOSE with udata (the records'
+ * udata stays the program's).  Returns 0 and *out, or a NETEV_E* code. */
+int netev_session_accept(netev_sessions *tab, netev_socket listener, void *udata, netev_socket *out,
+                         struct sockaddr *addr, socklen_t *addrlen);
+
+/* First call for each record of a session.  Ends the session on a reset;
+ * on WRITE sends what the backlog holds; when the backlog drains below
+ * max_pending, gives back to the record the READ (and CLOSE) it held while
+ * reading was stopped.  Returns the bytes sent from the backlog (>= 0), or
+ * a negative value if the session ended. */
+ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev);
+
+/* Reads what the record allows into buf: after READ one recv, after the
+ * peer's FIN (CLOSE with error 0) until the end of the stream.  Consumes the
+ * record's READ/CLOSE bits as it goes.  Returns the bytes read (> 0; the
+ * caller must use them now: buf may be shared), 0 when there is nothing more
+ * to read for this record (or reading is stopped by the backlog), or a
+ * negative value if the session ended (at the peer's FIN with nothing left
+ * to send: NETEV_SESSION_DONE). */
+ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len);
+
+/* Sends buf: what the socket takes now goes at once, the rest is copied to
+ * the backlog (everything is, if the backlog is not empty: order is kept).
+ * Returns the bytes sent at once (>= 0), or a negative value if the session
+ * ended (a send error, or NETEV_ENOMEM for the backlog). */
+ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *buf, size_t len);
+
+/* Bytes waiting in the session's backlog, or NETEV_EBADF if s is no session. */
+ptrdiff_t netev_session_pending(const netev_sessions *tab, netev_socket s);
+
+/* Closes the session now, dropping its backlog.  NETEV_EBADF if s is no session. */
+int netev_session_close(netev_sessions *tab, netev_socket s);
+
+/* Why a session ended, in words: "peer closed" for NETEV_SESSION_DONE, else netev_strerror(). */
+const char *netev_session_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NETEV_SESSION_H */

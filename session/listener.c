@@ -1,0 +1,129 @@
+/* The listener, and turning its connections into sessions. */
+#define _GNU_SOURCE
+#include "session_int.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+/* The few errno values socket/bind/listen give, as NETEV_E* codes (the core's
+ * own table is internal). */
+static int map_errno(int e)
+{
+    switch (e) {
+    case EADDRINUSE: return NETEV_EADDRINUSE;
+    case EADDRNOTAVAIL: return NETEV_EADDRNOTAVAIL;
+    case EAFNOSUPPORT: return NETEV_EAFNOSUPPORT;
+    case EACCES:
+    case EPERM: return NETEV_EACCES;
+    case EMFILE: return NETEV_EMFILE;
+    case ENFILE: return NETEV_ENFILE;
+    case ENOMEM: return NETEV_ENOMEM;
+    case ENOBUFS: return NETEV_ENOBUFS;
+    case EINVAL: return NETEV_EINVAL;
+    default: return NETEV_EIO;
+    }
+}
+
+/* A numeric IPv4 or IPv6 address (brackets allowed around IPv6) and a port. */
+static int parse_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char text[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(addr);
+    if (n >= sizeof text)
+        return NETEV_EINVAL;
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+        memcpy(text, addr + 1, n - 2);
+        text[n - 2] = 0;
+    } else {
+        memcpy(text, addr, n + 1);
+    }
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *len = sizeof *v6;
+        return 0;
+    }
+    return NETEV_EINVAL;
+}
+
+int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out)
+{
+    if (!loop || !out || port < 0 || port > 65535)
+        return NETEV_EINVAL;
+    *out = NETEV_INVALID_SOCKET;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int err = parse_address(addr ? addr : "0.0.0.0", port, &ss, &len);
+    if (err)
+        return err;
+    netev_socket s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return map_errno(errno);
+    int one = 1;
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, SOMAXCONN) < 0) {
+        err = map_errno(errno);
+        close(s);
+        return err;
+    }
+    if ((err = netev_select(loop, s, NETEV_ACCEPT, udata))) {
+        close(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+int netev_listener_port(netev_socket listener)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(listener, (struct sockaddr *)&ss, &len) < 0)
+        return map_errno(errno);
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return NETEV_EAFNOSUPPORT;
+}
+
+int netev_session_accept(netev_sessions *tab, netev_socket listener, void *udata, netev_socket *out,
+                         struct sockaddr *addr, socklen_t *addrlen)
+{
+    if (!tab || !out)
+        return NETEV_EINVAL;
+    netev_socket s;
+    int err = netev_accept(tab->loop, listener, &s, addr, addrlen);
+    *out = NETEV_INVALID_SOCKET;
+    if (err)
+        return err;
+    /* Echoes and game updates are small and latency-bound: no Nagle delay. */
+    int one = 1;
+    (void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    backlog **e = netev__session_entry_make(tab, s);
+    if (!e) {
+        netev_close(tab->loop, s);
+        return NETEV_ENOMEM;
+    }
+    if ((err = netev_select(tab->loop, s, NETEV_READ | NETEV_WRITE | NETEV_CLOSE, udata))) {
+        netev_close(tab->loop, s);
+        return err;
+    }
+    *e = IDLE;
+    tab->count++;
+    *out = s;
+    return 0;
+}

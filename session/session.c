@@ -1,0 +1,162 @@
+/* Sessions: what a record means for a session, and its reads and sends.
+ *
+ * The steady state costs nothing beyond the two system calls: a READ record
+ * with an idle session is one netev_recv, and the reply one netev_send that
+ * takes everything.  State is kept only when that fails to hold: a backlog
+ * when a send falls short, and in it the READ/FIN the session held back while
+ * the backlog was full. */
+#include "session_int.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+#define CREDIT (NETEV_READ | NETEV_CLOSE)
+
+static int end_session(netev_sessions *tab, netev_socket s, backlog **e, int why)
+{
+    if (*e != IDLE)
+        free(*e);
+    *e = 0;
+    tab->count--;
+    netev_close(tab->loop, s);
+    return why;
+}
+
+static backlog **session_entry(const netev_sessions *tab, netev_socket s)
+{
+    backlog **e = tab ? netev__session_entry(tab, s) : 0;
+    return (e && *e) ? e : 0;
+}
+
+ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev)
+{
+    /* READ alone (the steady state) needs nothing here. */
+    if (!(ev->events & (NETEV_WRITE | NETEV_CLOSE)))
+        return 0;
+    backlog **e = session_entry(tab, ev->sock);
+    if (!e)
+        return NETEV_EBADF;
+    if ((ev->events & NETEV_CLOSE) && ev->error[NETEV_CLOSE_BIT])
+        return end_session(tab, ev->sock, e, ev->error[NETEV_CLOSE_BIT]);
+    backlog *b = *e;
+    if (b == IDLE)
+        return 0;
+    if (b->flags & BACKLOG_EOF)
+        ev->events &= ~(unsigned)NETEV_CLOSE; /* already read to the end */
+    ptrdiff_t sent = 0;
+    if ((ev->events & NETEV_WRITE) && b->len) {
+        sent = netev_send(tab->loop, ev->sock, b->data + b->off, b->len, 0);
+        if (sent == NETEV_EAGAIN)
+            sent = 0; /* WRITE comes again */
+        else if (sent < 0)
+            return end_session(tab, ev->sock, e, (int)sent);
+        netev__backlog_consume(e, (size_t)sent);
+    }
+    if (b->len < tab->max_pending && (b->flags & (BACKLOG_HELD_READ | BACKLOG_HELD_FIN))) {
+        /* Room again: the record gets back what reading left unconsumed. */
+        if (b->flags & BACKLOG_HELD_READ)
+            ev->events |= NETEV_READ;
+        if (b->flags & BACKLOG_HELD_FIN) {
+            ev->events |= NETEV_CLOSE;
+            ev->error[NETEV_CLOSE_BIT] = 0;
+        }
+        b->flags &= ~(unsigned)(BACKLOG_HELD_READ | BACKLOG_HELD_FIN);
+    }
+    /* A drained backlog is freed; after the end of the stream it stays until
+     * netev_session_recv reports the end (so no sent byte goes unreported). */
+    if (b->len == 0 && !(b->flags & BACKLOG_EOF)) {
+        free(b);
+        *e = IDLE;
+    }
+    return sent;
+}
+
+ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len)
+{
+    unsigned credit = ev->events & CREDIT;
+    backlog **e = session_entry(tab, ev->sock);
+    if (!e)
+        return credit ? NETEV_EBADF : 0;
+    backlog *b = *e;
+    size_t pending = 0;
+    if (b != IDLE) {
+        if (b->flags & BACKLOG_EOF) {
+            ev->events &= ~(unsigned)CREDIT;
+            return b->len ? 0 : end_session(tab, ev->sock, e, NETEV_SESSION_DONE);
+        }
+        pending = b->len;
+    }
+    if (!credit)
+        return 0;
+    if (pending >= tab->max_pending) {
+        /* Back-pressure: leave the data in the socket until the backlog drains. */
+        b->flags |= ((credit & NETEV_READ) ? BACKLOG_HELD_READ : 0u) |
+                    ((credit & NETEV_CLOSE) ? BACKLOG_HELD_FIN : 0u);
+        ev->events &= ~credit;
+        return 0;
+    }
+    if (len > tab->max_pending - pending)
+        len = tab->max_pending - pending;
+    ptrdiff_t n = netev_recv(tab->loop, ev->sock, buf, len, 0);
+    if (n > 0) {
+        /* READ allows one recv; after the peer's FIN, read on to the end. */
+        ev->events &= ~(unsigned)NETEV_READ;
+        return n;
+    }
+    ev->events &= ~credit;
+    if (n == NETEV_EAGAIN)
+        return 0;
+    if (n < 0)
+        return end_session(tab, ev->sock, e, (int)n);
+    /* End of stream: close now, or once the backlog is sent. */
+    if (b == IDLE || b->len == 0)
+        return end_session(tab, ev->sock, e, NETEV_SESSION_DONE);
+    b->flags |= BACKLOG_EOF;
+    return 0;
+}
+
+ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *buf, size_t len)
+{
+    backlog **e = session_entry(tab, s);
+    if (!e)
+        return NETEV_EBADF;
+    if (!buf && len)
+        return NETEV_EINVAL;
+    ptrdiff_t n = 0;
+    if (*e == IDLE || (*e)->len == 0) {
+        n = netev_send(tab->loop, s, buf, len, 0);
+        if (n == NETEV_EAGAIN)
+            n = 0; /* WRITE is armed: the backlog goes then */
+        else if (n < 0)
+            return end_session(tab, s, e, (int)n);
+        if ((size_t)n == len)
+            return n;
+    }
+    /* Behind a backlog everything queues, so bytes go out in order. */
+    int err = netev__backlog_append(e, tab->max_pending, (const char *)buf + n, len - (size_t)n);
+    if (err)
+        return end_session(tab, s, e, err);
+    return n;
+}
+
+ptrdiff_t netev_session_pending(const netev_sessions *tab, netev_socket s)
+{
+    backlog **e = session_entry(tab, s);
+    if (!e)
+        return NETEV_EBADF;
+    return *e == IDLE ? 0 : (ptrdiff_t)(*e)->len;
+}
+
+int netev_session_close(netev_sessions *tab, netev_socket s)
+{
+    backlog **e = session_entry(tab, s);
+    if (!e)
+        return NETEV_EBADF;
+    end_session(tab, s, e, 0);
+    return 0;
+}
+
+const char *netev_session_strerror(int err)
+{
+    return err == NETEV_SESSION_DONE ? "peer closed" : netev_strerror(err);
+}

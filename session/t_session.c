@@ -1,0 +1,313 @@
+/* The session module's promises (include/netev/session.h), with real sockets
+ * on 127.0.0.1: the server side runs an echo through the session calls, the
+ * client side is a plain socket the test drives by hand. */
+#define _GNU_SOURCE
+#include "netev/session.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#define BIG (4 << 20)
+#define HUGE (64 << 20) /* more than loopback buffers hold */
+
+typedef struct server {
+    netev_loop *loop;
+    netev_sessions *tab;
+    netev_socket listener;
+    int port;
+    netev_socket session; /* the one session, or -1 */
+    int ended;            /* why it ended, once it has */
+    int has_ended;
+    char buf[65536];
+    /* The records live as long as the loop: netev_close may mark the last batch's records. */
+    netev_event ev[16];
+} server;
+
+static void server_open(server *sv, size_t max_pending)
+{
+    memset(sv, 0, sizeof *sv);
+    sv->loop = util_loop();
+    sv->tab = netev_sessions_new(sv->loop, max_pending);
+    CHECK(sv->tab != NULL);
+    CHECK_OK(netev_listener_open(sv->loop, "127.0.0.1", 0, sv, &sv->listener));
+    sv->port = netev_listener_port(sv->listener);
+    CHECK(sv->port > 0);
+    sv->session = -1;
+}
+
+static void server_close(server *sv)
+{
+    netev_sessions_free(sv->tab);
+    netev_close(sv->loop, sv->listener);
+    netev_loop_free(sv->loop);
+}
+
+/* One netev_wait batch, dispatched as echod does. */
+static void server_pump(server *sv, int timeout_ms)
+{
+    netev_event *ev = sv->ev;
+    int n = netev_wait(sv->loop, ev, 16, timeout_ms);
+    CHECK(n >= 0);
+    for (int i = 0; i < n; i++) {
+        if (!ev[i].events)
+            continue;
+        if (ev[i].sock == sv->listener) {
+            CHECK(ev[i].udata == sv);
+            CHECK_OK(netev_session_accept(sv->tab, sv->listener, sv, &sv->session, 0, 0));
+            continue;
+        }
+        CHECK(ev[i].udata == sv);
+        ptrdiff_t r = netev_session_ready(sv->tab, &ev[i]);
+        while (r >= 0 && (r = netev_session_recv(sv->tab, &ev[i], sv->buf, sizeof sv->buf)) > 0)
+            r = netev_session_send(sv->tab, ev[i].sock, sv->buf, (size_t)r);
+        if (r < 0) {
+            sv->ended = (int)r;
+            sv->has_ended = 1;
+            sv->session = -1;
+        }
+    }
+}
+
+static netev_socket client_connect(server *sv, int rcvbuf)
+{
+    int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    CHECK(c >= 0);
+    if (rcvbuf)
+        CHECK(setsockopt(c, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) == 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)sv->port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0);
+    long long end = util_now_us() + 2000000LL * util_slow();
+    while (sv->session < 0 && util_now_us() < end)
+        server_pump(sv, 10);
+    CHECK(sv->session >= 0);
+    CHECK_EQ(netev_sessions_count(sv->tab), 1);
+    if (rcvbuf) /* small buffers both ways: sends fall short soon */
+        CHECK(setsockopt(sv->session, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof rcvbuf) == 0);
+    util_set_blocking(c, 0);
+    return c;
+}
+
+static unsigned char pattern_byte(size_t i) { return (unsigned char)(i * 131 + (i >> 12)); }
+
+/* Client side: sends what the socket takes of src[*sent, total), reads what has come back. */
+static void client_pump(netev_socket c, size_t total, size_t *sent, size_t *got, int reading)
+{
+    static unsigned char chunk[65536];
+    if (*sent < total) {
+        size_t n = total - *sent < sizeof chunk ? total - *sent : sizeof chunk;
+        for (size_t i = 0; i < n; i++)
+            chunk[i] = pattern_byte(*sent + i);
+        ssize_t k = send(c, chunk, n, MSG_NOSIGNAL);
+        if (k > 0)
+            *sent += (size_t)k;
+        else
+            CHECK(errno == EAGAIN);
+    }
+    while (reading) {
+        ssize_t k = recv(c, chunk, sizeof chunk, 0);
+        if (k <= 0) {
+            CHECK(k == 0 || errno == EAGAIN); /* EOF stays: the caller checks for it */
+            break;
+        }
+        for (ssize_t i = 0; i < k; i++)
+            if (chunk[i] != pattern_byte(*got + (size_t)i))
+                check_fail(__FILE__, __LINE__, "echo differs at byte %zu", *got + (size_t)i);
+        *got += (size_t)k;
+    }
+}
+
+/* The steady state: everything goes at once, nothing is kept. */
+TEST(steady_state_keeps_nothing)
+{
+    server sv;
+    server_open(&sv, 1 << 20);
+    netev_socket c = client_connect(&sv, 0);
+    size_t sent = 0, got = 0;
+    long long end = util_now_us() + 2000000LL * util_slow();
+    while (got < 100000 && util_now_us() < end) {
+        client_pump(c, 100000, &sent, &got, 1);
+        server_pump(&sv, 5);
+        CHECK_EQ(netev_session_pending(sv.tab, sv.session), 0);
+    }
+    CHECK_EQ(got, 100000);
+    util_close(c);
+    server_close(&sv);
+}
+
+/* A send that falls short keeps the rest; later sends queue behind it; WRITE sends it. */
+TEST(partial_send_keeps_order)
+{
+    server sv;
+    server_open(&sv, 64 << 20);
+    netev_socket c = client_connect(&sv, 4096);
+    static unsigned char big[BIG];
+    for (size_t i = 0; i < BIG; i++)
+        big[i] = pattern_byte(i);
+    ptrdiff_t n = netev_session_send(sv.tab, sv.session, big, BIG - 1000);
+    CHECK(n >= 0 && n < BIG - 1000);
+    CHECK_EQ(netev_session_pending(sv.tab, sv.session), BIG - 1000 - n);
+    CHECK_EQ(netev_session_send(sv.tab, sv.session, big + BIG - 1000, 1000), 0); /* queued, in order */
+    CHECK_EQ(netev_session_pending(sv.tab, sv.session), BIG - n);
+    size_t sent = 0, got = 0;
+    long long end = util_now_us() + 5000000LL * util_slow();
+    while (got < BIG && util_now_us() < end) {
+        client_pump(c, 0, &sent, &got, 1);
+        server_pump(&sv, 1);
+    }
+    CHECK_EQ(got, BIG);
+    CHECK_EQ(netev_session_pending(sv.tab, sv.session), 0);
+    util_close(c);
+    server_close(&sv);
+}
+
+/* Back-pressure: at max_pending the session stops reading, so a client that
+ * does not read is stopped by TCP; once it reads, everything is echoed. */
+TEST(back_pressure_bounds_the_backlog)
+{
+    enum { MAX = 65536 };
+    server sv;
+    server_open(&sv, MAX);
+    netev_socket c = client_connect(&sv, 4096);
+    size_t sent = 0, got = 0, last = (size_t)-1;
+    long long end = util_now_us() + 5000000LL * util_slow();
+    /* Send without reading until the client cannot send any more. */
+    while (sent != last && util_now_us() < end) {
+        last = sent;
+        for (int i = 0; i < 20; i++) {
+            client_pump(c, HUGE, &sent, &got, 0);
+            server_pump(&sv, 5);
+            ptrdiff_t p = netev_session_pending(sv.tab, sv.session);
+            CHECK(p >= 0 && p <= MAX);
+        }
+    }
+    CHECK(sent < HUGE);
+    CHECK_EQ(netev_session_pending(sv.tab, sv.session), MAX);
+    /* The client reads: reading resumes and every byte comes back. */
+    size_t total = sent;
+    while (got < total && util_now_us() < end) {
+        client_pump(c, total, &sent, &got, 1);
+        server_pump(&sv, 1);
+    }
+    CHECK_EQ(got, total);
+    util_close(c);
+    server_close(&sv);
+}
+
+/* The peer's FIN behind a backlog: the session ends (NETEV_SESSION_DONE)
+ * only once everything went back, and the client then sees EOF. */
+TEST(fin_after_backlog)
+{
+    server sv;
+    server_open(&sv, 100000);
+    netev_socket c = client_connect(&sv, 4096);
+    size_t sent = 0, got = 0;
+    long long end = util_now_us() + 5000000LL * util_slow();
+    while (sent < (1 << 20) && util_now_us() < end) {
+        client_pump(c, 1 << 20, &sent, &got, 0);
+        server_pump(&sv, 1);
+    }
+    CHECK(sent == (1 << 20) || got > 0); /* with back-pressure the client may have to read first */
+    while (sent < (1 << 20) && util_now_us() < end) {
+        client_pump(c, 1 << 20, &sent, &got, 1);
+        server_pump(&sv, 1);
+    }
+    CHECK_EQ(sent, 1 << 20);
+    CHECK(netev_session_pending(sv.tab, sv.session) > 0); /* the FIN comes behind a backlog */
+    CHECK(shutdown(c, SHUT_WR) == 0);
+    for (int i = 0; i < 20; i++)
+        server_pump(&sv, 5);
+    while (!sv.has_ended && util_now_us() < end) {
+        client_pump(c, 1 << 20, &sent, &got, 1);
+        server_pump(&sv, 1);
+    }
+    CHECK(sv.has_ended);
+    CHECK_EQ(sv.ended, NETEV_SESSION_DONE);
+    CHECK_EQ(netev_sessions_count(sv.tab), 0);
+    while (got < (1 << 20) && util_now_us() < end)
+        client_pump(c, 1 << 20, &sent, &got, 1);
+    CHECK_EQ(got, 1 << 20);
+    util_set_blocking(c, 1);
+    char b;
+    CHECK_EQ(recv(c, &b, 1, 0), 0);
+    util_close(c);
+    server_close(&sv);
+}
+
+/* A reset ends the session at once, with the reset as the reason. */
+TEST(reset_ends_at_once)
+{
+    server sv;
+    server_open(&sv, 1 << 20);
+    netev_socket c = client_connect(&sv, 4096);
+    size_t sent = 0, got = 0;
+    for (int i = 0; i < 50; i++) {
+        client_pump(c, BIG, &sent, &got, 0);
+        server_pump(&sv, 1);
+    }
+    netev_socket s = sv.session;
+    util_rst(c);
+    long long end = util_now_us() + 2000000LL * util_slow();
+    while (!sv.has_ended && util_now_us() < end)
+        server_pump(&sv, 10);
+    CHECK(sv.has_ended);
+    CHECK(sv.ended == NETEV_ECONNRESET || sv.ended == NETEV_EPIPE);
+    CHECK_EQ(netev_sessions_count(sv.tab), 0);
+    CHECK_EQ(netev_session_pending(sv.tab, s), NETEV_EBADF);
+    server_close(&sv);
+}
+
+/* netev_sessions_free closes what is still open; bad calls are refused. */
+TEST(free_closes_sessions_and_bad_calls)
+{
+    server sv;
+    server_open(&sv, 1 << 20);
+    netev_socket c = client_connect(&sv, 0);
+    netev_socket s = sv.session;
+    CHECK_EQ(netev_session_send(sv.tab, sv.listener, "x", 1), NETEV_EBADF); /* not a session */
+    CHECK_EQ(netev_session_close(sv.tab, 100000), NETEV_EBADF);
+    CHECK_EQ(netev_session_pending(sv.tab, -1), NETEV_EBADF);
+    CHECK(netev_sessions_new(sv.loop, 0) == NULL);
+    CHECK_OK(netev_session_send(sv.tab, s, "abc", 3));
+    netev_sessions_free(sv.tab);
+    CHECK(fcntl(s, F_GETFD) < 0 && errno == EBADF);
+    util_set_blocking(c, 1);
+    char b[4];
+    CHECK_EQ(recv(c, b, 4, MSG_WAITALL), 3);
+    CHECK_EQ(recv(c, b, 1, 0), 0);
+    util_close(c);
+    netev_close(sv.loop, sv.listener);
+    netev_loop_free(sv.loop);
+}
+
+TEST(listener_addresses)
+{
+    netev_loop *loop = util_loop();
+    netev_socket l;
+    const char *bad[] = {"1.2.3", "localhost", "[::1", "::1]", "300.0.0.1", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        CHECK_EQ(netev_listener_open(loop, bad[i], 0, 0, &l), NETEV_EINVAL);
+        CHECK_EQ(l, NETEV_INVALID_SOCKET);
+    }
+    CHECK_EQ(netev_listener_open(loop, "127.0.0.1", 70000, 0, &l), NETEV_EINVAL);
+    CHECK_OK(netev_listener_open(loop, "127.0.0.1", 0, 0, &l));
+    int port = netev_listener_port(l);
+    CHECK(port > 0);
+    netev_socket l2;
+    CHECK_EQ(netev_listener_open(loop, "127.0.0.1", port, 0, &l2), NETEV_EADDRINUSE);
+    CHECK_OK(netev_close(loop, l));
+    int r = netev_listener_open(loop, "[::1]", 0, 0, &l);
+    if (r != NETEV_EADDRNOTAVAIL && r != NETEV_EAFNOSUPPORT) { /* else: no IPv6 here */
+        CHECK_OK(r);
+        CHECK(netev_listener_port(l) > 0);
+        CHECK_OK(netev_close(loop, l));
+    }
+    netev_loop_free(loop);
+}
+
+RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(back_pressure_bounds_the_backlog),
+          CASE(fin_after_backlog), CASE(reset_ends_at_once), CASE(free_closes_sessions_and_bad_calls),
+          CASE(listener_addresses))

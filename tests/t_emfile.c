@@ -1,0 +1,93 @@
+/* Accept without descriptors: the connection stays queued, ACCEPT comes back
+ * only after a netev_close or a new arrival, and nothing spins. */
+#define _GNU_SOURCE
+#include "util.h"
+
+#ifndef _WIN32
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+enum { MAX_BURN = 256 };
+static int burn[MAX_BURN], nburn;
+
+/* Use up every descriptor below a limit just above what is open now. */
+static struct rlimit exhaust(void)
+{
+    struct rlimit old, low;
+    CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+    low = old;
+    low.rlim_cur = (rlim_t)util_open_fds() + 16;
+    CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    nburn = 0;
+    for (;;) {
+        int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            break;
+        CHECK(nburn < MAX_BURN);
+        burn[nburn++] = fd;
+    }
+    return old;
+}
+
+static void restore(struct rlimit old)
+{
+    while (nburn)
+        close(burn[--nburn]);
+    CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+}
+
+TEST(emfile_no_spin_then_recovers)
+{
+    if (getenv("NETEV_TEST_VALGRIND")) {
+        /* valgrind enforces the descriptor limit itself, after the kernel's
+         * accept: it closes the new socket and the queued connection is lost */
+        printf("# skip emfile_no_spin_then_recovers under valgrind\n");
+        return;
+    }
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    netev_socket c1 = util_connect(port);
+    netev_socket c2 = util_tcp_socket(AF_INET); /* connects later, while descriptors are out */
+    EXPECT(loop, l, NETEV_ACCEPT);
+    struct rlimit old = exhaust();
+
+    netev_socket a;
+    CHECK_EQ(netev_accept(loop, l, &a, 0, 0), NETEV_EMFILE);
+    EXPECT_IDLE(loop, 300); /* still queued, but not reported: no busy loop */
+
+    /* a netev_close frees a descriptor: ACCEPT comes back, and accept works */
+    CHECK_OK(netev_close(loop, burn[--nburn]));
+    EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK_OK(netev_accept(loop, l, &a, 0, 0));
+    EXPECT_NONE(loop);
+
+    /* out of descriptors again; a new arrival is reported, once */
+    struct sockaddr_storage ss;
+    socklen_t len;
+    util_loopback(AF_INET, port, &ss, &len);
+    CHECK(connect(c2, (struct sockaddr *)&ss, len) == 0);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    netev_socket b;
+    CHECK_EQ(netev_accept(loop, l, &b, 0, 0), NETEV_EMFILE);
+    EXPECT_IDLE(loop, 300);
+
+    restore(old);
+    /* the queued connection is still there for whoever has descriptors again */
+    CHECK_OK(netev_close(loop, a));
+    EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK_OK(netev_accept(loop, l, &b, 0, 0));
+    CHECK_OK(netev_close(loop, b));
+    util_close(c1);
+    util_close(c2);
+    CHECK_OK(netev_close(loop, l));
+    netev_loop_free(loop);
+}
+
+RUN_TESTS(CASE(emfile_no_spin_then_recovers))
+#else
+static void test_skipped(void) { printf("# skip t_emfile: RLIMIT_NOFILE does not exist on Windows\n"); }
+RUN_TESTS({"emfile_no_spin_then_recovers", test_skipped})
+#endif

@@ -1,0 +1,221 @@
+/* READ: a level event re-enabled by netev_recv (design.md, research §5 D). */
+#include "util.h"
+
+#define NO_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
+
+/* D1, D2: nothing without data; data is reported once; re-selecting does not re-report. */
+TEST(d1_d2_reported_once)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    EXPECT_NONE(f.loop);
+    util_send_all(f.c, "hello", 5);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    EXPECT_NONE(f.loop);
+    CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, &f));
+    EXPECT_NONE(f.loop);
+    CHECK_OK(netev_select(f.loop, f.s, 0, &f));
+    CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, &f));
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* D3 (native rule): new data does not re-report an unconsumed READ.
+ * D4: a recv that leaves data re-reports READ; one that empties the queue does not. */
+TEST(d3_d4_new_data_and_partial_recv)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "hello", 5);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    util_send_all(f.c, "world", 5);
+    EXPECT_NONE(f.loop);
+    char buf[64];
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, 2, 0), 2);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 8);
+    CHECK(memcmp(buf, "lloworld", 8) == 0);
+    EXPECT_NONE(f.loop);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), NETEV_EAGAIN);
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* D6: one-byte reads re-report until the queue is empty. */
+TEST(d6_one_byte_reads)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "abcdefgh", 8);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    for (int i = 0; i < 8; i++) {
+        char ch;
+        CHECK_EQ(netev_recv(f.loop, f.s, &ch, 1, 0), 1);
+        CHECK_EQ(ch, "abcdefgh"[i]);
+        if (i < 7)
+            EXPECT(f.loop, f.s, NETEV_READ);
+        else
+            EXPECT_NONE(f.loop);
+    }
+    util_fixture_free(&f);
+}
+
+/* D5: a recv with invalid arguments does not re-enable READ. */
+TEST(d5_invalid_recv_does_not_reenable)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "hello", 5);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    CHECK_EQ(netev_recv(f.loop, f.s, NULL, 10, 0), NETEV_EINVAL);
+    char buf[8];
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0x40000000), NETEV_EINVAL);
+    util_send_all(f.c, "more", 4);
+    EXPECT_NONE(f.loop);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, 1, 0), 1);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    util_fixture_free(&f);
+}
+
+/* D7: data recorded while the mask is 0 is reported once selected again.
+ * D8: data consumed meanwhile is not. */
+TEST(d7_d8_recorded_while_mask_zero)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    CHECK_OK(netev_select(f.loop, f.s, 0, &f));
+    util_send_all(f.c, "abc", 3);
+    EXPECT_NONE(f.loop);
+    CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, &f));
+    EXPECT(f.loop, f.s, NETEV_READ);
+    char buf[16];
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
+    /* D8 */
+    CHECK_OK(netev_select(f.loop, f.s, 0, &f));
+    util_send_all(f.c, "def", 3);
+    util_sleep_ms(20);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
+    CHECK_OK(netev_select(f.loop, f.s, NO_WRITE, &f));
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* D9: READ recorded while not selected is reported, merged with a never-reported WRITE. */
+TEST(d9_unselected_read_kept)
+{
+    util_fixture f = util_fixture_new(NETEV_CLOSE);
+    util_send_all(f.c, "x", 1);
+    EXPECT_NONE(f.loop);
+    CHECK_OK(netev_select(f.loop, f.s, NETEV_READ | NETEV_WRITE, &f));
+    EXPECT(f.loop, f.s, NETEV_READ | NETEV_WRITE);
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* Data queued before the first netev_select is reported at the next wait. */
+TEST(data_before_select)
+{
+    netev_loop *loop = util_loop();
+    netev_socket c, s;
+    util_pair(&c, &s);
+    util_send_all(c, "early", 5);
+    util_sleep_ms(10);
+    CHECK_OK(netev_select(loop, s, NO_WRITE, 0));
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_OK(netev_close(loop, s));
+    util_close(c);
+    netev_loop_free(loop);
+}
+
+/* Back-pressure: a program that does not read is not woken, however much arrives. */
+TEST(not_reading_is_not_woken)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "first", 5);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    static char chunk[1000];
+    for (int i = 0; i < 100; i++) {
+        util_send_all(f.c, chunk, sizeof chunk);
+        util_sleep_ms(1);
+    }
+    EXPECT_IDLE(f.loop, 300); /* blocked, not spinning */
+    /* Reading once brings READ back, and the data is all there. */
+    char buf[4096];
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), sizeof buf);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    util_fixture_free(&f);
+}
+
+/* After a recv that emptied the queue, new data is reported again. */
+TEST(new_data_after_drain)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    char buf[64];
+    for (int round = 0; round < 20; round++) {
+        util_send_all(f.c, "ping", 4);
+        EXPECT(f.loop, f.s, NETEV_READ);
+        CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 4);
+        EXPECT_NONE(f.loop);
+    }
+    util_fixture_free(&f);
+}
+
+/* A peek consumes nothing: READ is reported again. */
+TEST(peek_rereports)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "peek", 4);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    char buf[64];
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, NETEV_MSG_PEEK), 4);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 4);
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* A large stream read with small buffers arrives complete and in order. */
+TEST(large_stream_in_order)
+{
+    enum { TOTAL = 4 << 20 };
+    util_fixture f = util_fixture_new(NETEV_READ | NETEV_CLOSE);
+    unsigned char *src = malloc(TOTAL), *dst = malloc(TOTAL + 1); /* +1: room to notice extra bytes */
+    CHECK(src && dst);
+    for (size_t i = 0; i < TOTAL; i++)
+        src[i] = (unsigned char)(i * 7 + (i >> 13));
+    size_t sent = 0, got = 0;
+    int closed = 0;
+    util_set_blocking(f.c, 0);
+    netev_event out[4];
+    while (!closed) {
+        if (sent < TOTAL) {
+            ptrdiff_t n = netev_send(f.loop, f.c, src + sent, TOTAL - sent, 0);
+            if (n > 0)
+                sent += (size_t)n;
+            if (sent == TOTAL)
+                shutdown(f.c, 1 /* write side */);
+        }
+        int n = netev_wait(f.loop, out, 4, 2000 * util_slow());
+        CHECK(n > 0);
+        CHECK_EQ(out[0].sock, f.s);
+        if (out[0].events & NETEV_READ) {
+            ptrdiff_t r = netev_recv(f.loop, f.s, dst + got, 16384 < TOTAL - got ? 16384 : TOTAL - got, 0);
+            CHECK(r > 0 || r == NETEV_EAGAIN);
+            if (r > 0)
+                got += (size_t)r;
+        }
+        if (out[0].events & NETEV_CLOSE) {
+            /* CLOSE may come with data still unread: read until recv returns 0 */
+            ptrdiff_t r;
+            while ((r = netev_recv(f.loop, f.s, dst + got, TOTAL - got + 1, 0)) > 0)
+                got += (size_t)r;
+            CHECK_EQ(r, 0);
+            closed = 1;
+        }
+    }
+    CHECK_EQ(got, TOTAL);
+    CHECK(memcmp(src, dst, TOTAL) == 0);
+    free(src);
+    free(dst);
+    util_fixture_free(&f);
+}
+
+RUN_TESTS(CASE(d1_d2_reported_once), CASE(d3_d4_new_data_and_partial_recv), CASE(d6_one_byte_reads),
+          CASE(d5_invalid_recv_does_not_reenable), CASE(d7_d8_recorded_while_mask_zero),
+          CASE(d9_unselected_read_kept), CASE(data_before_select), CASE(not_reading_is_not_woken),
+          CASE(new_data_after_drain), CASE(peek_rereports), CASE(large_stream_in_order))
