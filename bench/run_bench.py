@@ -535,15 +535,18 @@ set xrange [0.7:14000]
 set ylabel "messages/s"
 set yrange [0:*]
 set title "throughput"
+set key bottom center
 plot for [i=0:{len(names) - 1}] "{data}" index i using 1:2 with linespoints title columnheader(1)
 set ylabel "microseconds"
 set title "p99 latency"
+set key top left
 set logscale y
 set yrange [*:*]
 plot for [i=0:{len(names) - 1}] "{data}" index i using 1:3 with linespoints title columnheader(1)
 unset logscale y
 set yrange [0:*]
 set title "server CPU time per message (lower is better)"
+set key top right
 plot for [i=0:{len(names) - 1}] "{data}" index i using 1:4 with linespoints title columnheader(1)
 unset multiplot
 """
@@ -577,6 +580,8 @@ def parse():
                     help="a run is quiet when the rest of the machine used at most this many CPUs (0.15)")
     ap.add_argument("--retries", type=int, help="runs again while not quiet (default 3; quick 1)")
     ap.add_argument("--backoff", type=float, default=2.0, help="seconds to wait before running again")
+    ap.add_argument("--redraw", metavar="TSV",
+                    help="no measuring: tables, plot and docs/bench.md again from an earlier run's TSV")
     ap.add_argument("--note", default="", help="a line for docs/bench.md (e.g. which echod was measured)")
     ap.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
                     help="write docs/bench.md and docs/bench.png (default: full run yes, --quick no)")
@@ -611,6 +616,8 @@ def parse():
 
 def main():
     args = parse()
+    if args.redraw:
+        return redraw(args)
     if not os.access(args.echobench, os.X_OK):
         fail(f"{args.echobench} is missing: run `make build` first")
     # Servers and clients inherit the raised soft limit.
@@ -687,19 +694,32 @@ def main():
         micro = subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
         log(micro)
     elapsed = time.monotonic() - t0
+    meta = {"elapsed": elapsed, "micro": micro, "note": args.note, "quick": args.quick, "reps": args.reps,
+            "duration": args.duration, "retries": args.retries, "quiet": args.quiet,
+            "client_cpu": args.client_cpu, "client_threads": args.client_threads,
+            "connrate_conns": args.connrate_conns, "per_process": args.per_process,
+            "echod_standin": args.echod_standin, "machine": info,
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+    with open(tsv[:-4] + ".meta.json", "w") as f:
+        json.dump(meta, f, indent=1)
+    status = report(args, rows, names, tsv, meta, tmpdir)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    return status
+
+
+def report(args, rows, names, tsv, meta, tmpdir):
     tables, thr, cpu, p99, idle = summarize(rows, names, args)
     bar = bar_check(thr, cpu, p99, idle)
     log("")
     log("\n".join(tables))
     log(f"Bar of issue 4 ({REFERENCE}):")
     log("\n".join(bar))
-    log(f"\nwrote {os.path.relpath(tsv, ROOT)} ({elapsed:.0f} s)")
+    log(f"\nwrote {os.path.relpath(tsv, ROOT)} ({meta['elapsed']:.0f} s)")
     if args.docs:
         png = os.path.join(ROOT, "docs", "bench.png")
         os.makedirs(os.path.dirname(png), exist_ok=True)
         plot(rows, names, png, tmpdir)
-        write_doc(os.path.join(ROOT, "docs", "bench.md"), args, info, tsv, tables, bar, elapsed, rows, micro)
-    shutil.rmtree(tmpdir, ignore_errors=True)
+        write_doc(os.path.join(ROOT, "docs", "bench.md"), meta, tsv, tables, bar, rows)
     errors = sum(int(r["errors"] or 0) for r in rows)
     if errors:
         log(f"run_bench: {errors} echobench errors in the runs (see the errors column of the TSV)")
@@ -707,15 +727,40 @@ def main():
     return 0
 
 
-def write_doc(path, args, info, tsv, tables, bar, elapsed, rows, micro):
+def redraw(args):
+    """Tables, plot and docs/bench.md again from a TSV (and its .meta.json) of an earlier run."""
+    with open(args.redraw) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        rows = []
+        for line in f:
+            r = {c: "" for c in TSV_COLUMNS}
+            r.update(zip(header, line.rstrip("\n").split("\t")))
+            rows.append(r)
+    with open(args.redraw[:-4] + ".meta.json") as f:
+        meta = json.load(f)
+    present = {r["server"] for r in rows}
+    names = [s for s in SERVER_ORDER if s in present]
+    args.docs = True
+    tmpdir = args.redraw[:-4] + ".tmp"
+    os.makedirs(tmpdir, exist_ok=True)
+    try:
+        return report(args, rows, names, os.path.abspath(args.redraw), meta, tmpdir)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def write_doc(path, meta, tsv, tables, bar, rows):
+    info, micro, note = meta["machine"], meta["micro"], meta["note"]
     standin = ("\n**Development run: `--echod-standin` was given, so the rows named echod are the bare epoll "
-               "peer, not echod.**\n" if args.echod_standin else "")
+               "peer, not echod.**\n" if meta["echod_standin"] else "")
+    noise = [float(r["others_cpu"]) for r in rows if r["others_cpu"] != ""]
+    noisy = sum(1 for x in noise if x > meta["quiet"])
     text = f"""# netev benchmarks
 
-Latest run: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, `make bench`
-({'quick' if args.quick else 'full'} matrix, {elapsed / 60:.0f} min). Every run is in
+Latest run: {meta['date']}, `make bench`
+({'quick' if meta['quick'] else 'full'} matrix, {meta['elapsed'] / 60:.0f} min). Every run is in
 [`{os.path.relpath(tsv, ROOT)}`](../{os.path.relpath(tsv, ROOT)}).
-{standin}{(chr(10) + args.note + chr(10)) if args.note else ""}
+{standin}{(chr(10) + note + chr(10)) if note else ""}
 ## Machine
 
 - CPU: {info.get('cpu', '?')}, {info['cpus']} CPUs; memory {info['mem']}
@@ -731,24 +776,25 @@ Latest run: {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')}, `make bench`
   classic select() loop that rebuilds its fd_sets on every iteration (up to FD_SETSIZE = 1,024
   descriptors, so it sits out the 10,000-connection cells). All read into one 64 KiB buffer, buffer
   what a send did not take, stop reading while they do, set TCP_NODELAY, listen on 127.0.0.1.
-- Load: `echobench` (built on netev; {args.client_threads} thread(s)), depth 1 (one message in flight per connection),
-  {args.duration:g} s per cell after all connections are up, every echoed byte checked.
-- The server is pinned to CPU 0 and echobench to CPU(s) {args.client_cpu} (`taskset`). On two cores the client saturates
+- Load: `echobench` (built on netev; {meta['client_threads']} thread(s)), depth 1 (one message in flight per connection),
+  {meta['duration']:g} s per cell after all connections are up, every echoed byte checked.
+- The server is pinned to CPU 0 and echobench to CPU(s) {meta['client_cpu']} (`taskset`). On two cores the client saturates
   its core before a good server does, so messages/s alone cannot rank servers: the tables also give the
   server's CPU time per message, utime+stime from `/proc/PID/stat` over the measured window divided by
   the messages echoed in it (clock-tick resolution, 10 ms, over a window of several seconds).
-- Each cell runs {args.reps} time(s), servers in a rotating order; the tables show medians. The machine is
-  shared: a run during which the rest of the machine used more than {args.quiet:g} CPUs (busy ticks in
-  `/proc/stat` minus the server's and echobench's own, plus steal) is run again, up to {args.retries}
+- Each cell runs {meta['reps']} time(s), servers in a rotating order; the tables show medians. The machine is
+  shared: a run during which the rest of the machine used more than {meta['quiet']:g} CPUs (busy ticks in
+  `/proc/stat` minus the server's and echobench's own, plus steal) is run again, up to {meta['retries']}
   time(s), and the quietest attempt is kept; the TSV's `others_cpu` column gives that figure per run
-  (median here: {{others}} CPUs).
+  (median here: {statistics.median(noise) if noise else 0:.2f} CPUs; {noisy} of {len(noise)} runs stayed above
+  {meta['quiet']:g} after the retries).
 - Idle memory: the server's VmRSS growth from before to after opening N idle connections (each echoed
   one message first), divided by N. User-space memory only: the kernel's socket buffers are not in RSS.
-  Connections come from several echobench processes (at most {args.per_process:,} each, each from its
+  Connections come from several echobench processes (at most {meta['per_process']:,} each, each from its
   own source address 127.0.0.2, 127.0.0.3, ...), because a process has at most RLIMIT_NOFILE
   descriptors and an address about 28,000 ports toward one server port. The server itself needs one
   descriptor per connection: where its hard limit is below N, N is lowered to what fits (noted below).
-- Connection rate: `echobench --reconnect`: {args.connrate_conns} connections at a time, each one
+- Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
 - Reproduce: `make bench` (full, about 20 minutes) or `make bench-quick` (about a minute, not
   written here). `python3 bench/run_bench.py --help` for subsets.
@@ -777,8 +823,6 @@ is the cost without the child's share.
 {micro.rstrip()}
 ```
 """
-    noise = [float(r["others_cpu"]) for r in rows if r["others_cpu"] != ""]
-    text = text.replace("{others}", f"{statistics.median(noise):.2f}" if noise else "n/a")
     with open(path, "w") as f:
         f.write(text)
     log(f"wrote {os.path.relpath(path, ROOT)}")
