@@ -1,12 +1,14 @@
 # Thin wrapper over CMake.  `make run` builds and starts echod; `make test`
-# builds and runs every test in a plain and an ASan+UBSan build.
+# builds and runs every test in a plain and an ASan+UBSan build, and the
+# Windows build (mingw-w64) under Wine.
 BUILD       ?= build
 ASAN_BUILD  ?= build-asan
+MINGW_BUILD ?= build-mingw
 JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 ARGS        ?=
 
-.PHONY: all deps build build-asan test test-plain test-asan run install clean bench bench-quick bench-micro
+.PHONY: all deps build build-asan test test-plain test-asan test-windows run install clean bench bench-quick bench-micro
 
 all: build
 
@@ -27,7 +29,10 @@ test-plain: build
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test: test-plain test-asan
+test-windows: deps
+	MINGW_BUILD=$(MINGW_BUILD) JOBS=$(JOBS) sh scripts/test-windows.sh
+
+test: test-plain test-asan test-windows
 
 run: build
 	./$(BUILD)/apps/echod $(ARGS)
@@ -52,4 +57,4 @@ bench-micro: build
 	./$(BUILD)/bench/micro_pairs $(ARGS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(MINGW_BUILD)

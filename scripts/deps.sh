@@ -7,6 +7,12 @@ command -v cc >/dev/null 2>&1 || need="$need gcc libc6-dev"
 command -v make >/dev/null 2>&1 || need="$need make"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+# The Windows build and its tests under Wine (docs/windows.md).  Debian's wine64
+# runs 64-bit programs without the i386 architecture; "wine" adds the
+# /usr/bin/wine launcher.
+command -v x86_64-w64-mingw32-gcc >/dev/null 2>&1 || need="$need gcc-mingw-w64-x86-64"
+[ -x /usr/lib/wine/wine64 ] || command -v wine64 >/dev/null 2>&1 || need="$need wine64"
+command -v wine >/dev/null 2>&1 || need="$need wine"
 command -v strace >/dev/null 2>&1 || need="$need strace"
 command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 [ -z "$need" ] && exit 0

@@ -20,7 +20,7 @@
 typedef struct poll_state {
     struct pollfd *pfds; /* [0] is the wakeup descriptor */
     int n, cap;
-    int32_t *slot; /* descriptor -> index in pfds, -1 = none */
+    int32_t *slot; /* descriptor -> index in pfds (registered descriptors only) */
     int32_t nslot;
 } poll_state;
 
@@ -45,7 +45,7 @@ static void pl_free(netev_loop *loop)
 {
     poll_state *st = loop->bstate;
     free(st->pfds);
-    free(st->slot);
+    netev__zfree(st->slot, (size_t)st->nslot * sizeof *st->slot);
     free(st);
 }
 
@@ -102,14 +102,13 @@ static int pl_add(netev_loop *loop, netev_socket s, netev__sock *sk)
 {
     poll_state *st = loop->bstate;
     if (s >= st->nslot) {
+        /* only registered descriptors' entries are read: new ones need no value */
         int32_t n = st->nslot ? st->nslot : 64;
         while (n <= s)
             n *= 2;
-        int32_t *t = realloc(st->slot, (size_t)n * sizeof *t);
+        int32_t *t = netev__zgrow(st->slot, (size_t)st->nslot * sizeof *t, (size_t)n * sizeof *t);
         if (!t)
             return NETEV_ENOMEM;
-        for (int32_t i = st->nslot; i < n; i++)
-            t[i] = -1;
         st->slot = t;
         st->nslot = n;
     }
@@ -136,7 +135,6 @@ static void pl_del(netev_loop *loop, netev_socket s, netev__sock *sk)
         int moved = st->pfds[i].fd >= 0 ? st->pfds[i].fd : -(st->pfds[i].fd + 1);
         st->slot[moved] = i;
     }
-    st->slot[s] = -1;
 }
 
 static unsigned readiness(short e)

@@ -9,62 +9,29 @@
 #include "netev_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+
+/* The first one is the platform's default. */
+static const netev__backend *const backends[] = {
+#ifdef _WIN32
+    &netev__backend_wsa,
+#else
 #ifdef __linux__
-#include <sys/eventfd.h>
+    &netev__backend_epoll,
 #endif
+    &netev__backend_poll,
+#endif
+};
 
 static const netev__backend *find_backend(const char *name)
 {
-    if (!name || !*name) {
-#ifdef __linux__
-        return &netev__backend_epoll;
-#else
-        return &netev__backend_poll;
-#endif
-    }
-#ifdef __linux__
-    if (strcmp(name, "epoll") == 0)
-        return &netev__backend_epoll;
-#endif
-    if (strcmp(name, "poll") == 0)
-        return &netev__backend_poll;
+    if (!name || !*name)
+        return backends[0];
+    for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+        if (strcmp(name, backends[i]->name) == 0)
+            return backends[i];
     return 0;
-}
-
-static int open_wakeup(netev_loop *loop)
-{
-#ifdef __linux__
-    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    loop->wake_rfd = loop->wake_wfd = fd;
-#else
-    int p[2];
-    if (pipe(p) < 0)
-        return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(p[i], F_SETFD, FD_CLOEXEC);
-        netev__set_nonblock(p[i]);
-    }
-    loop->wake_rfd = p[0];
-    loop->wake_wfd = p[1];
-#endif
-    return 0;
-}
-
-static void close_wakeup(netev_loop *loop)
-{
-    if (loop->wake_rfd >= 0)
-        close(loop->wake_rfd);
-    if (loop->wake_wfd >= 0 && loop->wake_wfd != loop->wake_rfd)
-        close(loop->wake_wfd);
 }
 
 netev_loop *netev_loop_new(const char *backend)
@@ -81,11 +48,12 @@ netev_loop *netev_loop_new(const char *backend)
         return 0;
     loop->backend = b;
     loop->head = loop->tail = -1;
-    loop->wake_rfd = loop->wake_wfd = -1;
     atomic_init(&loop->wake_pending, 0);
-    if (open_wakeup(loop) < 0 || b->init(loop) < 0) {
+    int opened = netev__os_open(loop) == 0;
+    if (!opened || b->init(loop) < 0) {
         int e = errno;
-        close_wakeup(loop);
+        if (opened)
+            netev__os_close(loop);
         free(loop);
         errno = e;
         return 0;
@@ -98,8 +66,8 @@ void netev_loop_free(netev_loop *loop)
     if (!loop)
         return;
     loop->backend->free(loop);
-    close_wakeup(loop);
-    free(loop->socks);
+    netev__os_close(loop);
+    netev__zfree(loop->socks, (size_t)loop->nsocks * sizeof *loop->socks);
     free(loop->starved);
     free(loop);
 }
@@ -111,88 +79,39 @@ const char *netev_loop_backend(const netev_loop *loop)
 
 /* ---- socket table ---- */
 
-static int grow_table(netev_loop *loop, netev_socket s)
+/* Zeroed entries are unregistered and unqueued: growing touches nothing else. */
+int netev__table_grow(netev_loop *loop, int64_t min_size)
 {
-    if (s < loop->nsocks)
+    if (min_size <= loop->nsocks)
         return 0;
     int64_t n = loop->nsocks ? loop->nsocks : 64;
-    while (n <= s)
+    while (n < min_size)
         n *= 2;
     if (n > INT32_MAX)
         return NETEV_ENOMEM;
-    netev__sock *t = realloc(loop->socks, (size_t)n * sizeof *t);
+    netev__sock *t = netev__zgrow(loop->socks, (size_t)loop->nsocks * sizeof *t, (size_t)n * sizeof *t);
     if (!t)
         return NETEV_ENOMEM;
-    for (int64_t i = loop->nsocks; i < n; i++) {
-        memset(&t[i], 0, sizeof t[i]);
-        t[i].next = -1;
-        t[i].batch_idx = -1;
-    }
     loop->socks = t;
     loop->nsocks = (int32_t)n;
     return 0;
 }
 
-/* What kind of socket is this, and what holds already?  *dead_err: the
- * error of a connection that ended before it was selected (else 0). */
-static int probe_state(netev_socket s, int *state, int *dead_err)
-{
-    *dead_err = 0;
-    int type;
-    socklen_t len = sizeof type;
-    if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
-        return netev__map_errno(errno);
-    if (type != SOCK_STREAM && type != SOCK_SEQPACKET) {
-        *state = NETEV__DATAGRAM;
-        return 0;
-    }
-    struct sockaddr_storage peer;
-    len = sizeof peer;
-    if (getpeername(s, (struct sockaddr *)&peer, &len) == 0) {
-        *state = NETEV__CONNECTED;
-        return 0;
-    }
-    int listening = 0;
-    len = sizeof listening;
-    if (getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening) {
-        *state = NETEV__LISTENING;
-        return 0;
-    }
-    *state = NETEV__UNCONNECTED;
-    /* Accepted, but reset while it waited in the accept queue: no peer any
-     * more, and only its pending error tells it from a fresh socket. */
-    int e = netev__so_error(s);
-    if (e) {
-        *state = NETEV__CONNECTED;
-        *dead_err = e;
-        return 0;
-    }
-#ifdef TCP_INFO
-    /* connect() started outside netev: report WRITE (not CONNECT) when it completes */
-    struct tcp_info ti;
-    len = sizeof ti;
-    if (getsockopt(s, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state == 2 /* SYN_SENT */)
-        *state = NETEV__CONNECTING;
-#endif
-    return 0;
-}
-
 static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
 {
-    if (s < 0)
-        return NETEV_EBADF;
-    int state = NETEV__UNCONNECTED, dead_err = 0, err = probe_state(s, &state, &dead_err);
+    int state = NETEV__UNCONNECTED, dead_err = 0, err = netev__probe_state(s, &state, &dead_err);
     if (err)
         return err;
     if ((err = netev__set_nonblock(s)))
-        return netev__map_errno(err);
+        return netev__map_sockerr(err);
 #ifdef SO_NOSIGPIPE
     int one = 1;
     setsockopt(s, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
-    if ((err = grow_table(loop, s)))
+    int32_t slot;
+    if ((err = netev__slot_acquire(loop, s, &slot)))
         return err;
-    netev__sock *sk = &loop->socks[s];
+    netev__sock *sk = &loop->socks[slot];
     /* A stale queue entry of an earlier socket with this number stays linked. */
     uint16_t queued = sk->flags & NETEV__F_QUEUED;
     int32_t next = sk->next;
@@ -203,12 +122,13 @@ static int register_socket(netev_loop *loop, netev_socket s, netev__sock **out)
     sk->state = (uint8_t)state;
     if ((err = loop->backend->add(loop, s, sk))) {
         sk->flags = queued;
+        netev__slot_release(loop, s, slot);
         return err;
     }
     if (dead_err) {
         /* The connection is already over: CLOSE with its error, and nothing else. */
         sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
-        netev__record(loop, sk, NETEV_CLOSE, dead_err == EPIPE ? NETEV_ECONNRESET : netev__map_errno(dead_err));
+        netev__record(loop, sk, NETEV_CLOSE, dead_err);
     } else if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM) {
         /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
         netev__record(loop, sk, NETEV_WRITE, 0);
@@ -235,6 +155,7 @@ void netev__unregister(netev_loop *loop, netev_socket s, netev__sock *sk)
     sk->next = next;
     sk->batch_idx = -1;
     sk->flags = queued;
+    netev__slot_release(loop, s, netev__slot(loop, sk));
 }
 
 /* ---- recording and the ready queue ---- */
@@ -327,13 +248,6 @@ int netev_forget(netev_loop *loop, netev_socket s)
     return 0;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + (ts.tv_nsec + 999999) / 1000000;
-}
-
 int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
 {
     if (!loop || !out || max <= 0)
@@ -342,7 +256,7 @@ int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
         timeout_ms = -1;
     loop->batch = out;
     loop->batch_n = 0;
-    int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+    int64_t deadline = timeout_ms > 0 ? netev__now_us() + (int64_t)timeout_ms * 1000 : 0;
     int remaining = timeout_ms;
     for (;;) {
         /* Always ask the kernel, even with a full queue: new events must not
@@ -355,12 +269,19 @@ int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
         if (n > 0 || woken || remaining == 0)
             return n;
         if (remaining > 0) {
-            int64_t left = deadline - now_ms();
+            int64_t left = deadline - netev__now_us();
             if (left <= 0)
                 return 0;
+            left = (left + 999) / 1000; /* rounded up: a wait never ends early */
             remaining = left > INT32_MAX ? INT32_MAX : (int)left;
         }
     }
+}
+
+void netev__set_resignal(netev_loop *loop, netev__resignal_fn fn, void *ctx)
+{
+    loop->resignal = fn;
+    loop->resignal_ctx = ctx;
 }
 
 int netev_wakeup(netev_loop *loop)
@@ -369,24 +290,5 @@ int netev_wakeup(netev_loop *loop)
         return NETEV_EINVAL;
     if (atomic_exchange(&loop->wake_pending, 1))
         return 0; /* a wakeup is already on its way */
-    uint64_t one = 1;
-    ssize_t r;
-    do
-        r = write(loop->wake_wfd, &one, sizeof one);
-    while (r < 0 && errno == EINTR);
-    if (r < 0 && errno != EAGAIN)
-        return netev__map_errno(errno);
-    return 0;
-}
-
-void netev__drain_wakeup(netev_loop *loop)
-{
-    uint64_t buf[8];
-    for (;;) {
-        ssize_t r = read(loop->wake_rfd, buf, sizeof buf);
-        if (r <= 0 && !(r < 0 && errno == EINTR))
-            break;
-    }
-    /* After draining: a wakeup racing with us is not lost, this wait returns. */
-    atomic_store(&loop->wake_pending, 0);
+    return netev__wake_signal(loop);
 }

@@ -3,6 +3,7 @@
 #define NETEV_INT_H
 
 #include "netev.h"
+#include "netev_hooks.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,7 +29,7 @@ enum netev__flag {
     NETEV__F_STARVED = 1 << 7        /* listener whose accept ran out of descriptors */
 };
 
-/* Per-socket record: 24 bytes, indexed by descriptor.  The "disabled" bits are
+/* Per-socket record: 24 bytes, indexed by slot (the descriptor on POSIX).  The "disabled" bits are
  * Windows' reported-but-not-re-enabled events (pending is always a subset);
  * an event is recorded only while its bit is not disabled. */
 typedef struct netev__sock {
@@ -65,6 +66,21 @@ typedef struct netev__starved {
     int queue_len; /* accept queue length when accept failed, -1 unknown */
 } netev__starved;
 
+#ifdef _WIN32
+/* SOCKET handles are arbitrary numbers: a small open-addressing hash maps
+ * them to dense table slots (sockmap_win.c). */
+typedef struct netev__sockmap {
+    netev_socket *sock;   /* slot -> socket (valid while the slot is registered) */
+    int32_t *hash;        /* linear probing; each entry a slot, -1 = empty */
+    uint32_t hmask;       /* hash capacity - 1 (capacity a power of two) */
+    int32_t count;        /* sockets in the hash */
+    int32_t top;          /* slots handed out so far (0..top-1) */
+    int32_t cap;          /* capacity of sock and free_slots */
+    int32_t *free_slots;  /* released slots, reused last-in first-out */
+    int32_t nfree;
+} netev__sockmap;
+#endif
+
 struct netev_loop {
     const netev__backend *backend;
     void *bstate;
@@ -75,17 +91,56 @@ struct netev_loop {
     int batch_n;
     netev__starved *starved; /* listeners whose accept hit EMFILE/ENFILE */
     int nstarved, cap_starved;
+    netev__resignal_fn resignal; /* loop option of netev_hooks.h, NULL = native rule */
+    void *resignal_ctx;
     atomic_int wake_pending;
+#ifdef _WIN32
+    void *wake_event; /* WSAEVENT (manual reset) set by netev_wakeup */
+    netev__sockmap map;
+#else
     int wake_rfd, wake_wfd; /* eventfd (both the same) or a pipe */
+#endif
 };
 
+#ifdef _WIN32
+extern const netev__backend netev__backend_wsa;
+#else
 extern const netev__backend netev__backend_poll;
+#endif
 #ifdef __linux__
 extern const netev__backend netev__backend_epoll;
 #endif
 
 /* loop.c.  The table is indexed by "slot"; on POSIX the slot is the
  * descriptor itself, so finding a socket's record costs one bounds check. */
+int netev__table_grow(netev_loop *loop, int64_t min_size); /* 0 or NETEV_ENOMEM */
+#ifdef _WIN32
+static inline uint32_t netev__sock_hash(netev_socket s)
+{
+    return (uint32_t)(((uint64_t)s * UINT64_C(0x9E3779B97F4A7C15)) >> 32);
+}
+static inline netev__sock *netev__lookup(netev_loop *loop, netev_socket s)
+{
+    const netev__sockmap *m = &loop->map;
+    if (!m->hash)
+        return 0;
+    for (uint32_t i = netev__sock_hash(s) & m->hmask;; i = (i + 1) & m->hmask) {
+        int32_t slot = m->hash[i];
+        if (slot < 0)
+            return 0;
+        if (m->sock[slot] == s)
+            return &loop->socks[slot];
+    }
+}
+static inline netev_socket netev__slot_socket(const netev_loop *loop, int32_t slot)
+{
+    return loop->map.sock[slot];
+}
+/* sockmap_win.c */
+int netev__slot_acquire(netev_loop *loop, netev_socket s, int32_t *slot);
+void netev__slot_release(netev_loop *loop, netev_socket s, int32_t slot);
+void netev__sockmap_free(netev_loop *loop);
+#else
 static inline netev__sock *netev__lookup(netev_loop *loop, netev_socket s)
 {
     if (s < 0 || s >= loop->nsocks)
@@ -93,14 +148,26 @@ static inline netev__sock *netev__lookup(netev_loop *loop, netev_socket s)
     netev__sock *sk = &loop->socks[s];
     return (sk->flags & NETEV__F_REGISTERED) ? sk : 0;
 }
-static inline int32_t netev__slot(const netev_loop *loop, const netev__sock *sk)
-{
-    return (int32_t)(sk - loop->socks);
-}
 static inline netev_socket netev__slot_socket(const netev_loop *loop, int32_t slot)
 {
     (void)loop;
     return (netev_socket)slot;
+}
+static inline int netev__slot_acquire(netev_loop *loop, netev_socket s, int32_t *slot)
+{
+    if (s < 0)
+        return NETEV_EBADF;
+    *slot = s;
+    return netev__table_grow(loop, (int64_t)s + 1);
+}
+static inline void netev__slot_release(netev_loop *loop, netev_socket s, int32_t slot)
+{
+    (void)loop, (void)s, (void)slot;
+}
+#endif
+static inline int32_t netev__slot(const netev_loop *loop, const netev__sock *sk)
+{
+    return (int32_t)(sk - loop->socks);
 }
 void netev__record(netev_loop *loop, netev__sock *sk, unsigned bit, int err);
 static inline void netev__changed(netev_loop *loop, netev_socket s, netev__sock *sk)
@@ -112,22 +179,46 @@ int netev__track(netev_loop *loop, netev_socket s, netev__sock **out); /* lookup
 void netev__unregister(netev_loop *loop, netev_socket s, netev__sock *sk);
 void netev__drain_wakeup(netev_loop *loop);
 
+/* zalloc.c: tables indexed by descriptor; the part a grow adds is zero */
+void *netev__zgrow(void *p, size_t old_bytes, size_t new_bytes);
+void netev__zfree(void *p, size_t bytes);
+
 /* ready.c: what a backend's readiness means for a socket's records */
 void netev__ready(netev_loop *loop, netev_socket s, unsigned readiness);
+#ifdef _WIN32
+/* ready_win.c: the same for a WSAEnumNetworkEvents record (FD_* bits, WSA errors) */
+void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long events, const int *errors);
+#endif
 
 /* starve.c: accept without descriptors must not spin */
 int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk);
 void netev__starved_rearm(netev_loop *loop);
 void netev__starved_check(netev_loop *loop);
 
-/* error.c */
+/* error.c (errno) and error_win.c (WSA errors): the OS's socket error
+ * numbers as NETEV_E* codes. */
 int netev__map_errno(int e);
+#ifdef _WIN32
+int netev__map_wsa(int e);
+int netev__map_wsa_sock(int e, netev_socket s); /* tells a bad handle (EBADF) from a non-socket */
+#define netev__map_sockerr netev__map_wsa
+#else
+#define netev__map_sockerr netev__map_errno
+#endif
 
-/* os_posix.c: one-syscall probes */
+/* os_posix.c / os_win.c: the loop's own resources, and one-call probes.
+ * Errors from the probes are the OS's numbers (netev__map_sockerr). */
+int netev__os_open(netev_loop *loop);         /* wakeup object (and Winsock); -1 and errno on failure */
+void netev__os_close(netev_loop *loop);
+int netev__wake_signal(netev_loop *loop);     /* 0 or NETEV_E* */
+int64_t netev__now_us(void);                  /* monotonic clock, microseconds */
+/* 0 or NETEV_E*: enum netev__state of a new socket; *dead_err: NETEV_E* of a
+ * connection that ended before it was selected, else 0 */
+int netev__probe_state(netev_socket s, int *state, int *dead_err);
 int netev__so_error(netev_socket s);          /* pending socket error (errno value), cleared */
 int netev__fionread(netev_socket s);          /* bytes readable now, 0 on error */
 unsigned netev__poll1(netev_socket s, short events); /* revents of a zero-timeout poll */
-int netev__set_nonblock(netev_socket s);      /* 0 or errno */
+int netev__set_nonblock(netev_socket s);      /* 0 or the OS's error number */
 int netev__accept_queue_len(netev_socket s);  /* queued connections, -1 if unknown */
 
 #endif

@@ -16,6 +16,15 @@ static int close_error(int e)
     return (e == ECONNRESET || e == EPIPE) ? NETEV_ECONNRESET : netev__map_errno(e);
 }
 
+/* Level events are recorded once until re-enabled; with the resignal option
+ * (netev_hooks.h) a new arrival records a disabled one again. */
+static void record_level(netev_loop *loop, netev_socket s, netev__sock *sk, unsigned bit)
+{
+    if ((sk->disabled & bit) && loop->resignal && loop->resignal(loop->resignal_ctx, s, bit))
+        sk->disabled &= (uint8_t)~bit;
+    netev__record(loop, sk, bit, 0);
+}
+
 static void connected_ready(netev_loop *loop, netev_socket s, netev__sock *sk, unsigned r)
 {
     if (r & (NETEV__ERR | NETEV__HUP)) {
@@ -32,13 +41,15 @@ static void connected_ready(netev_loop *loop, netev_socket s, netev__sock *sk, u
     }
     if (r & NETEV__PRI) {
         sk->flags |= NETEV__F_URGENT;
-        netev__record(loop, sk, NETEV_OOB, 0);
+        record_level(loop, s, sk, NETEV_OOB);
     }
     /* READ enabled means the last recv left nothing behind, so IN is new data;
      * after the peer's FIN, IN also means EOF, which is CLOSE and never READ. */
     if ((r & (NETEV__IN | NETEV__RDHUP | NETEV__HUP | NETEV__ERR)) && !(sk->disabled & NETEV_READ)) {
         if (!(sk->flags & NETEV__F_RD_EOF) || netev__fionread(s) > 0)
             netev__record(loop, sk, NETEV_READ, 0);
+    } else if ((r & NETEV__IN) && loop->resignal && !(sk->flags & NETEV__F_RD_EOF)) {
+        record_level(loop, s, sk, NETEV_READ);
     }
     /* A reset empties the send buffer too; that is CLOSE's news, not WRITE's. */
     if ((r & NETEV__OUT) && (sk->flags & NETEV__F_WRITE_BLOCKED)) {
@@ -53,6 +64,17 @@ static void connecting_ready(netev_loop *loop, netev_socket s, netev__sock *sk, 
     unsigned outcome = (sk->flags & NETEV__F_VIA_CONNECT) ? NETEV_CONNECT : NETEV_CLOSE;
     if (r & (NETEV__ERR | NETEV__HUP)) {
         int e = netev__so_error(s);
+        if (e == ECONNRESET || e == EPIPE) {
+            /* A refused SYN is ECONNREFUSED: a reset means it had connected
+             * before the peer reset it (research §5 F8). */
+            sk->state = NETEV__CONNECTED;
+            if (outcome == NETEV_CONNECT)
+                netev__record(loop, sk, NETEV_CONNECT, 0);
+            netev__record(loop, sk, NETEV_WRITE, 0);
+            sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+            netev__record(loop, sk, NETEV_CLOSE, NETEV_ECONNRESET);
+            return;
+        }
         sk->state = NETEV__FAILED;
         sk->flags |= NETEV__F_DEAD;
         netev__record(loop, sk, outcome, e ? netev__map_errno(e) : NETEV_ECONNABORTED);
@@ -81,7 +103,7 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned r)
                 netev__record(loop, sk, NETEV_ACCEPT, netev__map_errno(e));
         }
         if (r & NETEV__IN)
-            netev__record(loop, sk, NETEV_ACCEPT, 0);
+            record_level(loop, s, sk, NETEV_ACCEPT);
         break;
     case NETEV__CONNECTING:
         connecting_ready(loop, s, sk, r);

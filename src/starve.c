@@ -8,7 +8,9 @@
 #define _GNU_SOURCE
 #include "netev_int.h"
 
-#include <poll.h>
+#ifndef _WIN32
+#include <poll.h> /* Windows: WSAPoll and POLLIN come with winsock2.h */
+#endif
 #include <stdlib.h>
 
 int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk)

@@ -12,6 +12,13 @@
 
 extern const char *check_current;
 
+/* mingw's "printf" format means msvcrt's; the build uses the C99 one. */
+#ifdef __MINGW32__
+#define CHECK_PRINTF gnu_printf
+#else
+#define CHECK_PRINTF printf
+#endif
+
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
         if (!(cond))                                                                           \
@@ -35,9 +42,15 @@ extern const char *check_current;
     } while (0)
 
 #if defined(__GNUC__)
-__attribute__((format(printf, 3, 4), noreturn))
+__attribute__((format(CHECK_PRINTF, 3, 4), noreturn))
 #endif
 void check_fail(const char *file, int line, const char *fmt, ...);
+
+/* Ends the current case as skipped, printing why (never silently). */
+#if defined(__GNUC__)
+__attribute__((format(CHECK_PRINTF, 1, 2), noreturn))
+#endif
+void check_skip(const char *fmt, ...);
 
 typedef struct check_case {
     const char *name;

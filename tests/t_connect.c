@@ -2,12 +2,14 @@
 #include "util.h"
 
 #include <errno.h>
+#ifndef _WIN32
 #include <netinet/tcp.h>
+#endif
 
 static netev_socket accept_blocking(netev_socket l)
 {
     netev_socket a = accept(l, 0, 0);
-    CHECK(a >= 0);
+    CHECK(a != NETEV_INVALID_SOCKET);
     return a;
 }
 
@@ -122,6 +124,29 @@ TEST(refused)
     netev_loop_free(loop);
 }
 
+/* F8: connected, then reset by the peer before the first wait: the connect
+ * succeeded (CONNECT 0, WRITE) and the reset is CLOSE, all in one record;
+ * the connect did not fail. */
+TEST(f8_reset_after_connect_before_wait)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    netev_socket s = util_tcp_socket(AF_INET);
+    CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
+    start_connect(loop, s, port);
+    util_rst(accept_blocking(l));
+    util_sleep_ms(20);
+    netev_event e = EXPECT(loop, s, NETEV_CONNECT | NETEV_WRITE | NETEV_CLOSE);
+    CHECK_EQ(e.error[NETEV_CONNECT_BIT], 0);
+    if (!util_wine_differs(WINE_F7_RESET_AS_FIN))
+        CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, s));
+    util_close(l);
+    netev_loop_free(loop);
+}
+
 /* A socket whose connect failed is not reused: a second connect is refused at once. */
 TEST(no_retry_after_failure)
 {
@@ -195,9 +220,9 @@ TEST(ipv6_loopback)
     struct sockaddr_storage ss;
     socklen_t len;
     util_loopback(AF_INET6, 0, &ss, &len);
-    if (l < 0 || bind(l, (struct sockaddr *)&ss, len) != 0) {
+    if (l == NETEV_INVALID_SOCKET || bind(l, (struct sockaddr *)&ss, len) != 0) {
         printf("# skip ipv6_loopback: no ::1 here\n");
-        if (l >= 0)
+        if (l != NETEV_INVALID_SOCKET)
             util_close(l);
         return;
     }
@@ -265,6 +290,6 @@ TEST(connect_bad_calls)
     netev_loop_free(loop);
 }
 
-RUN_TESTS(CASE(b1_b2_b3_connect_once), CASE(connect_before_select), CASE(b4_b5_no_connect_without_netev_connect),
+RUN_TESTS(CASE(b1_b2_b3_connect_once), CASE(f8_reset_after_connect_before_wait), CASE(connect_before_select), CASE(b4_b5_no_connect_without_netev_connect),
           CASE(b6_unselected_connect_kept), CASE(refused), CASE(no_retry_after_failure), CASE(timed_out),
           CASE(ipv6_loopback), CASE(connect_bad_calls))

@@ -12,9 +12,24 @@
 #endif
 
 void util_init(void);
+void util_os_init(void);           /* per platform: Winsock start-up, crash dialogs off */
+int util_under_wine(void);         /* 1 when a Windows build runs under Wine */
+/* Under Wine, skips the current case (with a message) where Wine is known to
+ * differ from Windows: row names the research §5 row, why says how. */
+void util_skip_on_wine(const char *row, const char *why);
+/* The same for one check: under Wine prints that it is skipped and returns 1. */
+int util_wine_differs(const char *row, const char *why);
+/* Wine's departures from Windows that the semantics tests meet (research §5). */
+#define WINE_F4_CLOSE_AFTER_DATA                                                                   \
+    "F4", "Wine signals FD_CLOSE only once the data queued before the FIN has been read "        \
+          "(todo_wine in Wine's own tests; Windows signals it at once)"
+#define WINE_F7_RESET_AS_FIN                                                                       \
+    "F7", "Wine 8.0 reports a peer's reset as FD_CLOSE with error 0 and recv then returns 0 "     \
+          "(observed here; Windows gives WSAECONNABORTED, which netev reports as NETEV_ECONNRESET)"
 const char *util_backend(void);
 int util_slow(void);               /* timeout multiplier (valgrind runs set NETEV_TEST_SLOW) */
-int util_open_fds(void);           /* descriptors open in this process, -1 if unknown */
+int util_open_fds(void);           /* descriptors open in this process, -1 if unknown (Windows: handles but events) */
+int util_open_handles_all(void);   /* the same, events included (exact in single-threaded cases) */
 void util_sleep_ms(int ms);
 long long util_now_us(void);
 
@@ -37,7 +52,8 @@ void util_loopback(int family, int port, struct sockaddr_storage *ss, socklen_t 
 int util_closed_port(void);                       /* a port on 127.0.0.1 nobody listens on */
 long long util_cpu_us(void);                      /* CPU time used by this process */
 void util_setenv(const char *name, const char *value); /* value NULL: unset */
-size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until EAGAIN; bytes sent */
+int util_raise_fd_limit(int want); /* soft descriptor limit raised towards want; returns it (Windows: want) */
+size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until it blocks for good; bytes sent */
 void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
 const char *util_events_str(unsigned events);
 

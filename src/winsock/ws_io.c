@@ -1,0 +1,351 @@
+/* The re-enabling socket calls (recv, send, accept), connect, shutdown and
+ * closesocket, with Windows' signatures and rules.
+ *
+ * Sockets the loop tracks are always non-blocking underneath; Winsock's
+ * blocking mode is emulated: try the non-blocking call, and while it would
+ * block, wait for readiness without holding any lock.  Sockets the loop does
+ * not track (never selected, never non-blocking) use the plain calls. */
+#define _GNU_SOURCE
+#include "ws_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#define G netev__ws
+
+static int plain_recv(SOCKET s, char *buf, int len, int flags)
+{
+    ssize_t n;
+    do
+        n = recv(s, buf, (size_t)len, flags);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? ws_fail(ws_from_errno(errno)) : (int)n;
+}
+
+int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
+{
+    for (;;) {
+        int err = ws_lock_core();
+        if (err)
+            return ws_fail(err);
+        if (len < 0 || (!buf && len > 0)) {
+            ws_unlock();
+            return ws_fail(WSAEFAULT); /* an invalid call re-enables nothing (§5 D5) */
+        }
+        ws_sock *ws = ws_peek(s);
+        if (!ws || !(ws->flags & WS_IN_CORE)) {
+            ws_unlock();
+            return plain_recv(s, buf, len, flags);
+        }
+        /* Re-enabling, even when the call fails: the record is cleared too. */
+        ws->pending &= (uint16_t) ~((flags & MSG_OOB) ? FD_OOB : FD_READ);
+        ptrdiff_t n = netev_recv(G.loop, s, buf, (size_t)len, flags);
+        int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
+        int abort_error = ws->abort_error;
+        ws_unlock();
+        /* Linux reports a reset once, then end of stream; Windows keeps failing. */
+        if ((n == 0 && len > 0) || n == NETEV_ECONNRESET)
+            return abort_error ? ws_fail(abort_error) : n == 0 ? 0 : ws_fail(WSAECONNRESET);
+        if (n >= 0)
+            return (int)n;
+        if (n == NETEV_EAGAIN && blocking) {
+            ws_block(s, (flags & MSG_OOB) ? POLLPRI : POLLIN);
+            continue;
+        }
+        return ws_fail(ws_from_netev((int)n));
+    }
+}
+
+static int send_error(int wsa_error, int write_shut)
+{
+    /* Linux says EPIPE both after our own shutdown and after the peer went away. */
+    if (wsa_error == WSAECONNRESET && write_shut)
+        wsa_error = WSAESHUTDOWN;
+    return ws_fail(wsa_error);
+}
+
+static int plain_send(SOCKET s, const char *buf, int len, int flags)
+{
+    ssize_t n;
+    do
+        n = send(s, buf, (size_t)len, flags | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    return n < 0 ? ws_fail(ws_from_errno(errno)) : (int)n;
+}
+
+int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
+{
+    int total = 0;
+    for (;;) {
+        int err = ws_lock_core();
+        if (err)
+            return ws_fail(err);
+        if (len < 0 || (!buf && len > 0)) {
+            ws_unlock();
+            return ws_fail(WSAEFAULT);
+        }
+        ws_sock *ws = ws_peek(s);
+        if (!ws || !(ws->flags & WS_IN_CORE)) {
+            int write_shut = ws && (ws->flags & WS_WR_SHUT);
+            ws_unlock();
+            int n = plain_send(s, buf + total, len - total, flags);
+            if (n < 0)
+                return total ? total : send_error(WSAGetLastError(), write_shut);
+            return total + n;
+        }
+        ptrdiff_t n = netev_send(G.loop, s, buf + total, (size_t)(len - total), flags);
+        /* A send that fell short re-enables FD_WRITE; a complete one leaves a
+         * recorded FD_WRITE alone (§5 C6). */
+        if (n == NETEV_EAGAIN || (n >= 0 && n < len - total))
+            ws->pending &= (uint16_t)~FD_WRITE;
+        int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
+        int write_shut = ws->flags & WS_WR_SHUT, abort_error = ws->abort_error;
+        ws_unlock();
+        if (n < 0 && n != NETEV_EAGAIN && abort_error && !write_shut)
+            return total ? total : ws_fail(abort_error);
+        if (n >= 0) {
+            total += (int)n;
+            if (total == len || !blocking)
+                return total;
+        } else if (n != NETEV_EAGAIN) {
+            return total ? total : send_error(ws_from_netev((int)n), write_shut);
+        } else if (!blocking) {
+            return total ? total : ws_fail(WSAEWOULDBLOCK);
+        }
+        /* Blocking mode sends everything, as Windows does. */
+        ws_block(s, POLLOUT);
+    }
+}
+
+/* A descriptor number handed out again: forget what an earlier socket of
+ * that number left (one closed without closesocket). */
+static ws_sock *fresh_record(SOCKET s)
+{
+    ws_sock *old = ws_peek(s);
+    if (old && (old->flags & WS_IN_CORE))
+        netev_forget(G.loop, s);
+    ws_drop(s);
+    return ws_get(s);
+}
+
+static SOCKET accept_failed(int wsa_error)
+{
+    ws_fail(wsa_error);
+    return INVALID_SOCKET;
+}
+
+/* The accepted socket has the listener's properties: its event object, its
+ * mask and its blocking mode (§1.3); its FD_WRITE is recorded at once. */
+static SOCKET adopt_accepted(SOCKET out, WSAEVENT event, uint16_t mask, int nonblock)
+{
+    ws_sock *nws = fresh_record(out);
+    int err = WSAENOBUFS;
+    if (!nws)
+        goto fail;
+    nws->flags = WS_OWNED;
+    if (mask) {
+        if ((err = ws_ensure_core(out, nws)))
+            goto fail;
+        nws->event = event;
+        nws->mask = mask;
+        nonblock = 1;
+    }
+    if (nonblock)
+        nws->flags |= WS_NONBLOCK;
+    if (ws_set_fd_nonblock(out, nonblock)) {
+        err = WSAENOBUFS;
+        goto fail;
+    }
+    return out;
+fail:
+    if (nws && (nws->flags & WS_IN_CORE))
+        netev_close(G.loop, out);
+    else
+        close(out);
+    ws_drop(out);
+    return accept_failed(err);
+}
+
+SOCKET netev_ws_accept(SOCKET s, struct sockaddr *addr, int *addrlen)
+{
+    for (;;) {
+        int err = ws_lock_core();
+        if (err)
+            return accept_failed(err);
+        if (addr && (!addrlen || *addrlen < 0)) {
+            ws_unlock();
+            return accept_failed(WSAEFAULT);
+        }
+        socklen_t len = addr ? (socklen_t)*addrlen : 0;
+        ws_sock *lws = ws_peek(s);
+        if (!lws || !(lws->flags & WS_IN_CORE)) {
+            int nonblock = lws && (lws->flags & WS_NONBLOCK);
+            ws_unlock();
+            int fd;
+            do
+                fd = accept4(s, addr, addr ? &len : 0, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
+            while (fd < 0 && errno == EINTR);
+            if (fd < 0)
+                return accept_failed(ws_from_errno(errno));
+            if ((err = ws_lock_core())) {
+                close(fd);
+                return accept_failed(err);
+            }
+            SOCKET out = adopt_accepted(fd, WSA_INVALID_EVENT, 0, nonblock);
+            ws_unlock();
+            if (out != INVALID_SOCKET && addr)
+                *addrlen = (int)len;
+            return out;
+        }
+        lws->pending &= (uint16_t)~FD_ACCEPT;
+        netev_socket out;
+        int r = netev_accept(G.loop, s, &out, addr, addr ? &len : 0);
+        WSAEVENT event = lws->event;
+        uint16_t mask = lws->mask;
+        int nonblock = lws->flags & WS_NONBLOCK;
+        if (r == 0) {
+            SOCKET res = adopt_accepted(out, event, mask, nonblock);
+            ws_unlock();
+            if (res != INVALID_SOCKET && addr)
+                *addrlen = (int)len;
+            return res;
+        }
+        ws_unlock();
+        if (r == NETEV_EAGAIN && !nonblock) {
+            ws_block(s, POLLIN);
+            continue;
+        }
+        return accept_failed(ws_from_netev(r));
+    }
+}
+
+static int is_connect_outcome(int e)
+{
+    return e == ECONNREFUSED || e == ETIMEDOUT || e == ENETUNREACH || e == EHOSTUNREACH ||
+           e == ECONNRESET || e == ENETDOWN;
+}
+
+/* Blocking connect on a socket the loop does not track: the plain call. */
+static int connect_plain(SOCKET s, const struct sockaddr *name, int namelen)
+{
+    int e = connect(s, name, (socklen_t)namelen) < 0 ? errno : 0;
+    if (e == EINTR) {
+        /* The connection goes on: wait for its outcome. */
+        struct pollfd p = {.fd = s, .events = POLLOUT};
+        while (poll(&p, 1, -1) < 0 && errno == EINTR)
+            ;
+        socklen_t len = sizeof e;
+        if (getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+            e = errno;
+    }
+    int err = ws_lock_core();
+    if (err)
+        return ws_fail(err);
+    ws_sock *ws = ws_get(s);
+    if (ws && e == 0) {
+        /* Windows records FD_CONNECT even for a blocking connect: a later
+         * WSAEventSelect reports it (§5 B5). */
+        ws->pending |= FD_CONNECT;
+        ws->err[FD_CONNECT_BIT] = 0;
+        ws->connect_error = 0;
+    } else if (ws && is_connect_outcome(e)) {
+        ws->connect_error = ws_from_errno(e);
+    }
+    ws_unlock();
+    return e ? ws_fail(ws_from_errno(e)) : 0;
+}
+
+int netev_ws_connect(SOCKET s, const struct sockaddr *name, int namelen)
+{
+    int err = ws_lock_core();
+    if (err)
+        return ws_fail(err);
+    ws_sock *ws = 0;
+    err = WSAEFAULT;
+    if (!name || namelen <= 0)
+        goto fail;
+    if ((err = ws_socket_check(s)))
+        goto fail;
+    err = WSAENOBUFS;
+    if (!(ws = ws_get(s)))
+        goto fail;
+    if (!(ws->flags & (WS_IN_CORE | WS_NONBLOCK))) {
+        ws_unlock();
+        return connect_plain(s, name, namelen);
+    }
+    if ((err = ws_ensure_core(s, ws)))
+        goto fail;
+    int r = netev_connect(G.loop, s, name, (socklen_t)namelen);
+    if (r) {
+        err = ws_from_netev(r);
+        goto fail;
+    }
+    /* The outcome arrives as FD_CONNECT, even if it is known already. */
+    ws->connect_error = 0;
+    ws->flags |= WS_CONNECTING;
+    if (ws->flags & WS_NONBLOCK) {
+        err = WSAEWOULDBLOCK;
+        goto fail;
+    }
+    /* Blocking mode on a socket the loop tracks: wait for FD_CONNECT's record. */
+    for (;;) {
+        ws_unlock();
+        ws_block(s, POLLOUT);
+        if ((err = ws_lock_core()))
+            return ws_fail(err);
+        ws_harvest();
+        err = WSAENOTSOCK;
+        if (!(ws = ws_peek(s)))
+            goto fail;
+        if (!(ws->flags & WS_CONNECTING))
+            break;
+    }
+    err = ws->connect_error;
+    ws_unlock();
+    return err ? ws_fail(err) : 0;
+fail:
+    ws_unlock();
+    return ws_fail(err);
+}
+
+int netev_ws_shutdown(SOCKET s, int how)
+{
+    int err = ws_lock_core();
+    if (err)
+        return ws_fail(err);
+    if (how < SD_RECEIVE || how > SD_BOTH) {
+        ws_unlock();
+        return ws_fail(WSAEINVAL);
+    }
+    int r = shutdown(s, how);
+    int e = r < 0 ? errno : 0;
+    ws_sock *ws = r == 0 ? ws_get(s) : 0;
+    if (ws && how != SD_RECEIVE)
+        ws->flags |= WS_WR_SHUT;
+    if (ws && how != SD_SEND)
+        ws->flags |= WS_RD_SHUT;
+    ws_unlock();
+    return e ? ws_fail(ws_from_errno(e)) : 0;
+}
+
+int closesocket(SOCKET s)
+{
+    int err = ws_lock_core();
+    if (err)
+        return ws_fail(err);
+    /* Only sockets: closing another descriptor by mistake would be worse than an error. */
+    if ((err = ws_socket_check(s))) {
+        ws_unlock();
+        return ws_fail(err);
+    }
+    ws_sock *ws = ws_peek(s);
+    int r = 0;
+    if (ws && (ws->flags & WS_IN_CORE))
+        r = netev_close(G.loop, s) ? -1 : 0;
+    else if (close(s) < 0 && errno != EINTR) /* Linux closes even on EINTR: never retry */
+        r = -1;
+    ws_drop(s);
+    ws_unlock();
+    return r ? ws_fail(WSAENOTSOCK) : 0;
+}
