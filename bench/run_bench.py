@@ -796,7 +796,7 @@ Latest run: {meta['date']}, `make bench`
   descriptor per connection: where its hard limit is below N, N is lowered to what fits (noted below).
 - Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
-- Reproduce: `make bench` (full, about 20 minutes) or `make bench-quick` (about a minute, not
+- Reproduce: `make bench` (full: 20 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
   written here). `python3 bench/run_bench.py --help` for subsets.
 
 ## Results
