@@ -8,7 +8,7 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 ARGS        ?=
 
-.PHONY: all deps build build-asan test test-plain test-asan test-windows run install clean
+.PHONY: all deps build build-asan test test-plain test-asan test-windows run install clean bench bench-quick bench-micro
 
 all: build
 
@@ -39,6 +39,22 @@ run: build
 
 install: build
 	cmake --install $(BUILD)
+
+# Benchmarks (bench/run_bench.py --help).  The peers' libraries are installed
+# first, so that configuring the build finds them.
+bench:
+	@sh scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory build
+	python3 bench/run_bench.py --build $(BUILD) $(ARGS)
+
+bench-quick:
+	@sh scripts/bench-deps.sh
+	@$(MAKE) --no-print-directory build
+	python3 bench/run_bench.py --quick --build $(BUILD) $(ARGS)
+
+# netev against bare epoll loops on N socket pairs (bench/micro_pairs.c).
+bench-micro: build
+	./$(BUILD)/bench/micro_pairs $(ARGS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(MINGW_BUILD)

@@ -1,0 +1,254 @@
+/* Command line of echobench. */
+#define _GNU_SOURCE
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+
+static void usage(FILE *f)
+{
+    fputs("usage: echobench [options]\n"
+          "Load generator for TCP echo servers: every echoed byte is checked.\n"
+          "\n"
+          "  -H, --host ADDR       server address (default 127.0.0.1)\n"
+          "  -p, --port PORT       server port (default 7777)\n"
+          "  -c, --conns N         concurrent connections (default 1)\n"
+          "  -s, --size BYTES      message size (default 64)\n"
+          "  -d, --depth N         messages in flight per connection (default 1)\n"
+          "  -t, --duration SEC    measure for SEC seconds (default 5 unless -n is given)\n"
+          "  -n, --messages N      stop after N echoed messages in all\n"
+          "      --rate R          send R messages/s in all (open loop: latency at fixed load)\n"
+          "  -T, --threads N       client threads, each with its own netev loop (default 1)\n"
+          "      --ramp R          open at most R connections per second (default: at once)\n"
+          "      --json            final report as one JSON object on stdout\n"
+          "  -q, --quiet           no progress lines\n"
+          "      --timeout SEC     a connect or an echo slower than this is an error (default 10)\n"
+          "      --idle            each connection echoes one message, then stays open, idle,\n"
+          "                        until -t runs out or SIGINT (for memory per connection)\n"
+          "      --reconnect       each connection: connect, echo one message, close; repeat\n"
+          "                        (-c cycles run at once; reports connections/s)\n"
+          "  -B, --source ADDR     bind connections to this source address (default 127.0.0.2\n"
+          "                        when more than one is needed)\n"
+          "      --sources K       spread connections over K source addresses from --source\n"
+          "                        (default: as many as the local port range needs)\n"
+          "      --server-pid PID  report the server's CPU time per message (Linux /proc)\n"
+          "  -h, --help            this text\n"
+          "\n"
+          "Exit status: 0 when every byte came back intact and no connection was lost,\n"
+          "1 when some did not (mismatch, lost connection, connect failure, timeout), 2 on usage errors.\n",
+          f);
+}
+
+static int bad(const char *what, const char *arg)
+{
+    fprintf(stderr, "echobench: bad %s: '%s' (see --help)\n", what, arg);
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Sizes may carry a k or K suffix (1024). */
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || s[0] == '-')
+        return -1;
+    if (*end == 'k' || *end == 'K') {
+        v *= 1024;
+        end++;
+    }
+    if (*end || v < 1 || v > (1u << 30))
+        return -1;
+    *out = (size_t)v;
+    return 0;
+}
+
+static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res;
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    int err = getaddrinfo(host, portstr, &hints, &res);
+    if (err) {
+        fprintf(stderr, "echobench: %s: %s\n", host, gai_strerror(err));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+enum { OPT_RATE = 256, OPT_RAMP, OPT_JSON, OPT_TIMEOUT, OPT_IDLE, OPT_RECONNECT, OPT_SOURCES, OPT_SERVER_PID };
+
+int eb_parse_args(int argc, char **argv, eb_config *cfg)
+{
+    static const struct option opts[] = {
+        {"host", required_argument, 0, 'H'},       {"port", required_argument, 0, 'p'},
+        {"conns", required_argument, 0, 'c'},      {"size", required_argument, 0, 's'},
+        {"depth", required_argument, 0, 'd'},      {"duration", required_argument, 0, 't'},
+        {"messages", required_argument, 0, 'n'},   {"rate", required_argument, 0, OPT_RATE},
+        {"threads", required_argument, 0, 'T'},    {"ramp", required_argument, 0, OPT_RAMP},
+        {"json", no_argument, 0, OPT_JSON},        {"quiet", no_argument, 0, 'q'},
+        {"timeout", required_argument, 0, OPT_TIMEOUT}, {"idle", no_argument, 0, OPT_IDLE},
+        {"reconnect", no_argument, 0, OPT_RECONNECT}, {"source", required_argument, 0, 'B'},
+        {"sources", required_argument, 0, OPT_SOURCES}, {"server-pid", required_argument, 0, OPT_SERVER_PID},
+        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    memset(cfg, 0, sizeof *cfg);
+    cfg->host = "127.0.0.1";
+    cfg->port = 7777;
+    cfg->conns = 1;
+    cfg->size = 64;
+    cfg->depth = 1;
+    cfg->threads = 1;
+    cfg->timeout = 10;
+    int have_duration = 0, c;
+    long v;
+    while ((c = getopt_long(argc, argv, "H:p:c:s:d:t:n:T:B:qh", opts, 0)) != -1) {
+        switch (c) {
+        case 'H':
+            cfg->host = optarg;
+            break;
+        case 'p':
+            if (parse_long(optarg, 1, 65535, &v))
+                return bad("port", optarg);
+            cfg->port = (int)v;
+            break;
+        case 'c':
+            if (parse_long(optarg, 1, 10000000, &v))
+                return bad("connection count", optarg);
+            cfg->conns = (int)v;
+            break;
+        case 's':
+            if (parse_size(optarg, &cfg->size))
+                return bad("message size", optarg);
+            break;
+        case 'd':
+            if (parse_long(optarg, 1, 1 << 20, &v))
+                return bad("depth", optarg);
+            cfg->depth = (int)v;
+            break;
+        case 't':
+            if (parse_double(optarg, 0.001, &cfg->duration))
+                return bad("duration", optarg);
+            have_duration = 1;
+            break;
+        case 'n':
+            if (parse_long(optarg, 1, LONG_MAX, &v))
+                return bad("message count", optarg);
+            cfg->messages = (uint64_t)v;
+            break;
+        case OPT_RATE:
+            if (parse_double(optarg, 0.001, &cfg->rate))
+                return bad("rate", optarg);
+            break;
+        case 'T':
+            if (parse_long(optarg, 1, 1024, &v))
+                return bad("thread count", optarg);
+            cfg->threads = (int)v;
+            break;
+        case OPT_RAMP:
+            if (parse_double(optarg, 0.001, &cfg->ramp))
+                return bad("ramp", optarg);
+            break;
+        case OPT_JSON:
+            cfg->json = 1;
+            break;
+        case 'q':
+            cfg->quiet = 1;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_double(optarg, 0.001, &cfg->timeout))
+                return bad("timeout", optarg);
+            break;
+        case OPT_IDLE:
+            cfg->mode = EB_IDLE;
+            break;
+        case OPT_RECONNECT:
+            cfg->mode = EB_RECONNECT;
+            break;
+        case 'B':
+            cfg->source = optarg;
+            break;
+        case OPT_SOURCES:
+            if (parse_long(optarg, 1, 250, &v))
+                return bad("source count", optarg);
+            cfg->sources = (int)v;
+            break;
+        case OPT_SERVER_PID:
+            if (parse_long(optarg, 1, 1 << 30, &v))
+                return bad("server pid", optarg);
+            cfg->server_pid = (int)v;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "echobench: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (have_duration && cfg->messages) {
+        fprintf(stderr, "echobench: give -t or -n, not both\n");
+        return 2;
+    }
+    if (!have_duration && !cfg->messages && cfg->mode != EB_IDLE)
+        cfg->duration = 5;
+    if (cfg->mode != EB_ECHO && cfg->rate > 0) {
+        fprintf(stderr, "echobench: --rate works with the echo mode only\n");
+        return 2;
+    }
+    if (cfg->mode == EB_IDLE && cfg->messages) {
+        fprintf(stderr, "echobench: --idle holds connections for -t seconds; -n does not apply\n");
+        return 2;
+    }
+    if (cfg->threads > cfg->conns)
+        cfg->threads = cfg->conns;
+    if (resolve(cfg->host, cfg->port, &cfg->addr, &cfg->addrlen))
+        return 2;
+    if (cfg->source) {
+        socklen_t len;
+        if (resolve(cfg->source, 0, &cfg->src, &len))
+            return 2;
+        if (cfg->src.ss_family != cfg->addr.ss_family) {
+            fprintf(stderr, "echobench: --source %s and --host %s are of different families\n", cfg->source,
+                    cfg->host);
+            return 2;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,347 @@
+#!/usr/bin/env python3
+"""echobench's own tests: it must notice a server that corrupts bytes, one
+that closes connections early, one that stops answering, and pass a correct
+one, with the exit status saying so.
+
+usage: test_echobench.py ECHOBENCH [--valgrind VALGRIND] [--peer PEER_BINARY]
+
+The servers are small Python echo servers in a thread of this process, on
+127.0.0.1 with an ephemeral port.  --peer runs instead one correct-server case
+against a compiled echo server (started here, stopped by its PID).
+"""
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+
+class EchoServer:
+    """A single-threaded echo server with optional misbehaviour.
+
+    corrupt_every: flip one byte of every Nth message (by stream offset)
+    close_after:   close every connection after echoing this many bytes
+    stall_after:   stop echoing a connection after this many bytes
+    extra_after:   after this many bytes, send 3 bytes that were never sent
+    """
+
+    def __init__(self, size=64, corrupt_every=0, close_after=0, stall_after=0, extra_after=0):
+        self.size = size
+        self.corrupt_every = corrupt_every
+        self.close_after = close_after
+        self.stall_after = stall_after
+        self.extra_after = extra_after
+        self.sel = selectors.DefaultSelector()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(512)
+        self.listener.setblocking(False)
+        self.port = self.listener.getsockname()[1]
+        self.sel.register(self.listener, selectors.EVENT_READ, None)
+        self.conns = {}
+        self.corrupted = 0
+        self.accepted = 0
+        self.stopping = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(10)
+        for s in list(self.conns):
+            self.sel.unregister(s)
+            s.close()
+        self.sel.unregister(self.listener)
+        self.listener.close()
+        self.sel.close()
+
+    def drop(self, s):
+        self.sel.unregister(s)
+        del self.conns[s]
+        s.close()
+
+    def transform(self, st, data):
+        out = bytearray(data)
+        if self.corrupt_every:
+            period = self.corrupt_every * self.size
+            for i in range(len(out)):
+                if (st["seen"] + i) % period == period - 5:
+                    out[i] ^= 0x40
+                    self.corrupted += 1
+        st["seen"] += len(data)
+        return bytes(out)
+
+    def on_readable(self, s):
+        st = self.conns[s]
+        try:
+            data = s.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self.drop(s)
+            return
+        if not data:
+            self.drop(s)
+            return
+        if self.stall_after and st["seen"] >= self.stall_after:
+            st["seen"] += len(data)
+            return  # swallowed: never echoed
+        out = self.transform(st, data)
+        if self.extra_after and st["seen"] >= self.extra_after and not st["extra"]:
+            st["extra"] = True
+            out += b"???"
+        st["out"] += out
+        self.flush(s)
+        if s in self.conns and self.close_after and st["seen"] >= self.close_after:
+            self.drop(s)
+
+    def flush(self, s):
+        st = self.conns[s]
+        try:
+            while st["out"]:
+                n = s.send(st["out"])
+                del st["out"][:n]
+        except (BlockingIOError, InterruptedError):
+            pass
+        except OSError:
+            self.drop(s)
+            return
+        want = selectors.EVENT_WRITE if st["out"] else selectors.EVENT_READ
+        if want != st["events"]:
+            st["events"] = want
+            self.sel.modify(s, want, None)
+
+    def run(self):
+        while not self.stopping:
+            for key, mask in self.sel.select(0.05):
+                s = key.fileobj
+                if s is self.listener:
+                    while True:
+                        try:
+                            c, _ = self.listener.accept()
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        c.setblocking(False)
+                        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                        self.accepted += 1
+                        self.conns[c] = {"seen": 0, "out": bytearray(), "events": selectors.EVENT_READ,
+                                         "extra": False}
+                        self.sel.register(c, selectors.EVENT_READ, None)
+                elif s in self.conns:
+                    if mask & selectors.EVENT_WRITE:
+                        self.flush(s)
+                    else:
+                        self.on_readable(s)
+
+
+ECHOBENCH = None
+VALGRIND = None
+SLOW = 1  # time bounds stretch under valgrind
+failures = []
+
+
+def run_bench(port, *args, timeout=60):
+    cmd = [ECHOBENCH, "-p", str(port), "-q", "--json"] + [str(a) for a in args]
+    if VALGRIND:
+        cmd = [VALGRIND, "--quiet", "--error-exitcode=99", "--leak-check=full",
+               "--errors-for-leak-kinds=definite,indirect,possible"] + cmd
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                       universal_newlines=True)
+    took = time.monotonic() - t0
+    report = None
+    if p.stdout.strip():
+        report = json.loads(p.stdout)
+    return p.returncode, report, p.stderr, took
+
+
+def check(name, cond, detail=""):
+    if cond:
+        print("ok", name)
+    else:
+        print("FAIL", name, detail)
+        failures.append(name)
+
+
+def test_correct_server():
+    srv = EchoServer(size=100)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 4, "-s", 100, "-d", 3, "-n", 3000)
+        check("correct: exit 0", rc == 0, f"rc={rc} stderr={err}")
+        check("correct: every message counted", rep and rep["messages"] == 3000, rep)
+        check("correct: no errors", rep and rep["errors"]["total"] == 0, rep)
+        check("correct: latency recorded", rep and rep["latency_us"]["count"] == 3000
+              and 0 < rep["latency_us"]["p50"] <= rep["latency_us"]["p99"] <= rep["latency_us"]["max"], rep)
+        check("correct: 4 connections", rep and rep["connect_us"]["count"] == 4, rep)
+    finally:
+        srv.stop()
+
+
+def test_correct_server_duration_big_messages():
+    srv = EchoServer(size=20000)
+    try:
+        # Messages larger than a socket send usually takes, several in flight, two threads.
+        rc, rep, err, took = run_bench(srv.port, "-c", 3, "-s", 20000, "-d", 2, "-T", 2, "-t", 1)
+        check("duration: exit 0", rc == 0, f"rc={rc} stderr={err}")
+        check("duration: messages echoed", rep and rep["messages"] > 0, rep)
+        check("duration: window about 1 s", rep and 0.9 < rep["seconds"] < 1.5, rep)
+        check("duration: returns in time", took < 10 * SLOW, took)
+    finally:
+        srv.stop()
+
+
+def test_corrupting_server():
+    srv = EchoServer(size=64, corrupt_every=50)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 3, "-s", 64, "-n", 3000, "--timeout", 5)
+        check("corrupt: server did corrupt", srv.corrupted > 0)
+        check("corrupt: exit non-zero", rc == 1, f"rc={rc}")
+        check("corrupt: mismatch counted", rep and rep["errors"]["mismatch"] >= 1, rep)
+        check("corrupt: described on stderr", "mismatch at stream byte" in err, err)
+    finally:
+        srv.stop()
+
+
+def test_extra_bytes():
+    srv = EchoServer(size=64, extra_after=640)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 1, "-s", 64, "-n", 500, "--timeout", 5)
+        check("extra bytes: exit non-zero", rc == 1, f"rc={rc}")
+        check("extra bytes: mismatch counted", rep and rep["errors"]["mismatch"] == 1, rep)
+    finally:
+        srv.stop()
+
+
+def test_early_close():
+    srv = EchoServer(size=64, close_after=64 * 20)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "-s", 64, "-t", 5, "--timeout", 5)
+        check("early close: exit non-zero", rc == 1, f"rc={rc}")
+        check("early close: lost counted", rep and rep["errors"]["lost"] == 2, rep)
+        check("early close: no mismatch", rep and rep["errors"]["mismatch"] == 0, rep)
+        check("early close: stops when nothing is left", took < 4 * SLOW, took)
+        check("early close: described on stderr", "lost" in err, err)
+    finally:
+        srv.stop()
+
+
+def test_stalling_server():
+    srv = EchoServer(size=64, stall_after=64 * 10)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "-s", 64, "-n", 1000, "--timeout", 0.5)
+        check("stall: exit non-zero", rc == 1, f"rc={rc}")
+        check("stall: timeout counted", rep and rep["errors"]["timeout"] == 2, rep)
+        check("stall: does not hang", took < 10 * SLOW, took)
+    finally:
+        srv.stop()
+
+
+def test_refused():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # bound, not listening: connects are refused
+    try:
+        rc, rep, err, took = run_bench(port, "-c", 3, "-t", 1)
+        check("refused: exit non-zero", rc == 1, f"rc={rc}")
+        check("refused: connect errors", rep and rep["errors"]["connect"] == 3, rep)
+    finally:
+        s.close()
+
+
+def test_modes():
+    srv = EchoServer(size=64)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 200)
+        check("reconnect: exit 0", rc == 0, f"rc={rc} {err}")
+        check("reconnect: cycles counted", rep and rep["messages"] == 200, rep)
+        check("reconnect: one connection per cycle", srv.accepted >= 200, srv.accepted)
+        before = srv.accepted
+        rc, rep, err, _ = run_bench(srv.port, "-c", 5, "--idle", "-t", 0.3)
+        check("idle: exit 0", rc == 0, f"rc={rc} {err}")
+        check("idle: announces the idle connections", "echobench: 5 connections idle" in err, err)
+        check("idle: connections accepted", srv.accepted - before == 5, srv.accepted - before)
+        rc, rep, err, _ = run_bench(srv.port, "-c", 2, "--rate", 400, "-t", 1)
+        check("rate: exit 0", rc == 0, f"rc={rc} {err}")
+        check("rate: about the rate asked", rep and 300 <= rep["messages"] <= 480, rep)
+    finally:
+        srv.stop()
+
+
+def test_usage():
+    p = subprocess.run([ECHOBENCH, "-c", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("usage: bad count is exit 2", p.returncode == 2, p.returncode)
+    p = subprocess.run([ECHOBENCH, "-t", "1", "-n", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("usage: -t with -n is exit 2", p.returncode == 2, p.returncode)
+    p = subprocess.run([ECHOBENCH, "--help"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    check("usage: --help is exit 0", p.returncode == 0 and b"--conns" in p.stdout, p.returncode)
+
+
+def test_peer(peer):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([peer, "-p", str(port), "-b", "127.0.0.1"])
+    try:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        rc, rep, err, _ = run_bench(port, "-c", 50, "-s", 3000, "-d", 2, "-n", 20000)
+        check("peer: exit 0", rc == 0, f"rc={rc} {err}")
+        check("peer: every message counted", rep and rep["messages"] == 20000, rep)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def main():
+    global ECHOBENCH, VALGRIND, SLOW
+    args = sys.argv[1:]
+    if not args:
+        print(__doc__)
+        return 2
+    ECHOBENCH = os.path.abspath(args.pop(0))
+    peer = None
+    while args:
+        opt = args.pop(0)
+        if opt == "--valgrind":
+            VALGRIND = args.pop(0)
+            SLOW = 5
+        elif opt == "--peer":
+            peer = args.pop(0)
+        else:
+            print("unknown option", opt)
+            return 2
+    if peer:
+        test_peer(peer)
+    elif VALGRIND:
+        # The costly cases are enough under valgrind: the good path and both integrity paths.
+        test_correct_server()
+        test_corrupting_server()
+        test_early_close()
+    else:
+        test_correct_server()
+        test_correct_server_duration_big_messages()
+        test_corrupting_server()
+        test_extra_bytes()
+        test_early_close()
+        test_stalling_server()
+        test_refused()
+        test_modes()
+        test_usage()
+    if failures:
+        print(len(failures), "failed:", ", ".join(failures))
+        return 1
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

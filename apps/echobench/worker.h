@@ -1,0 +1,80 @@
+/* One client thread: its own netev loop and its share of the connections.
+ * The main thread steers all workers through a shared phase and reads their
+ * counters and histograms while they run (single writer, relaxed atomics). */
+#ifndef ECHOBENCH_WORKER_H
+#define ECHOBENCH_WORKER_H
+
+#include "config.h"
+#include "hist.h"
+#include "netev.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* The payload: every connection's byte stream is this pattern from its own
+ * offset on, so a byte echoed out of place, out of order or from another
+ * connection does not match.  EB_CHUNK bytes past the end let any send or
+ * compare of up to EB_CHUNK bytes stay contiguous. */
+#define EB_PATTERN_LEN 65521u /* prime: streams of different sizes do not line up */
+#define EB_CHUNK (64u * 1024u)
+
+enum eb_phase { EB_PHASE_CONNECT, EB_PHASE_RUN, EB_PHASE_STOP };
+
+typedef struct eb_shared {
+    const eb_config *cfg;
+    const unsigned char *pattern; /* EB_PATTERN_LEN + EB_CHUNK bytes */
+    const struct sockaddr_storage *srcs; /* source addresses, NULL = kernel's choice */
+    int nsrcs;
+    _Atomic int phase;
+    _Atomic int64_t t_go; /* ns: start of the measured window, set before phase RUN */
+    _Atomic int errors_printed; /* the first few errors are described on stderr */
+} eb_shared;
+
+typedef struct eb_counters {
+    _Atomic uint64_t msgs;         /* echoes completed in phase RUN (cycles with --reconnect) */
+    _Atomic uint64_t up;           /* connections open now */
+    _Atomic uint64_t resolved;     /* connections of the first round connected or failed */
+    _Atomic uint64_t settled;      /* --idle: connections whose probe came back, or that died before */
+    _Atomic uint64_t connect_fail; /* refused, timed out, no descriptor, ... */
+    _Atomic uint64_t mismatch;     /* echoed bytes that differ from those sent */
+    _Atomic uint64_t lost;         /* closed by the server or reset while in use */
+    _Atomic uint64_t timeouts;     /* an echo slower than --timeout */
+} eb_counters;
+
+typedef struct eb_conn eb_conn;
+
+typedef struct eb_worker {
+    eb_shared *sh;
+    int index;
+    int nconns;          /* connection slots */
+    uint32_t first_id;   /* global number of the first slot */
+    uint64_t quota;      /* echoes (cycles) this worker does; 0 = until phase STOP */
+    double rate;         /* messages per second, 0 = closed loop */
+    double ramp;         /* connections per second, 0 = at once */
+    netev_loop *loop;    /* created by the main thread, so that it can wake it */
+    pthread_t thread;
+
+    eb_counters ctr;
+    eb_hist_live lat;      /* echo latency (full cycle with --reconnect) */
+    eb_hist_live conn_lat; /* connect latency */
+    _Atomic int64_t t_resolved; /* ns: when the last connection of the first round connected or failed */
+    _Atomic int done;      /* finished its quota, or had nothing left alive */
+    _Atomic int64_t t_done;
+
+    /* private to the worker thread */
+    eb_conn *conns;
+    int64_t *stamps;       /* depth send times per slot */
+    int32_t *ready;        /* --rate: ring of slots that may take another message */
+    int ready_head, ready_len;
+    int next_open, connecting;
+    uint64_t issued, inflight, cycles_started, next_cycle_id;
+    int64_t t_start, next_check;
+} eb_worker;
+
+/* Thread entry: runs until phase STOP (or its quota is done). */
+void *eb_worker_main(void *arg);
+
+int64_t eb_now_ns(void);
+
+#endif

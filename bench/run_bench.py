@@ -1,0 +1,832 @@
+#!/usr/bin/env python3
+"""The benchmark matrix of issue 4: echod (both backends) against echo servers
+on libuv, libevent, libev, a bare epoll loop and a select() loop.
+
+    python3 bench/run_bench.py            # the full matrix (make bench)
+    python3 bench/run_bench.py --quick    # about a minute (make bench-quick)
+
+Every server runs alone, pinned to CPU 0; echobench runs on the other CPUs
+(CPU 1 on a 2-core machine; -T one thread per CPU on larger ones).
+For each cell (server x connections x message size, depth 1) echobench
+reports messages/s, latency percentiles and the server's CPU time per
+message (utime+stime from /proc/PID/stat over the measured window, divided
+by the messages).  Cells repeat (--reps, servers in a rotating order) and the
+medians are compared with echod.  Also: user-space memory per idle connection
+(server RSS growth / connections) and connections per second
+(connect + echo + close).
+
+Writes bench/results/<date>.tsv (every run), and with --docs (the default
+of the full run) docs/bench.md and docs/bench.png.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FD_SETSIZE = 1024
+PORT_BASE = 17100  # below the ephemeral range; each server start takes the next port
+REFERENCE = "echod-epoll"
+SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select"]
+TSV_COLUMNS = ["kind", "server", "conns", "size", "rep", "msgs_per_s", "mb_per_s", "p50_us", "p90_us",
+               "p99_us", "p999_us", "max_us", "server_cpu_us_per_msg", "client_cpu_us_per_msg", "connect_s",
+               "errors", "rss_bytes_per_conn", "others_cpu", "note"]
+
+
+def log(*a):
+    print(*a, flush=True)
+
+
+def fail(msg):
+    print("run_bench: " + msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------- servers
+
+class Server:
+    """A benchmark server: name, command line (port filled in), and whether
+    select() limits it to FD_SETSIZE descriptors."""
+
+    def __init__(self, name, argv, fd_limited=False):
+        self.name, self.argv, self.fd_limited = name, argv, fd_limited
+
+    def max_conns(self, hard_limit):
+        limit = hard_limit - 64
+        return min(limit, FD_SETSIZE - 24) if self.fd_limited else limit
+
+
+def find_servers(build, echod, standin):
+    peers = os.path.join(build, "bench")
+    servers = []
+    if standin:
+        # Development only: the bare epoll peer stands in for echod.
+        exe = os.path.join(peers, "peer_epoll")
+        servers += [Server("echod-epoll", [exe, "-b", "127.0.0.1", "-p", "{port}"]),
+                    Server("echod-poll", [exe, "-b", "127.0.0.1", "-p", "{port}"])]
+    else:
+        if not os.access(echod, os.X_OK):
+            fail(f"{echod} is missing: echod must be built first (apps/echod.c, `make build`); "
+                 "the benchmark compares everything with it.")
+        servers += [Server("echod-" + b, [echod, "--bind", "127.0.0.1", "--port", "{port}", "--backend", b])
+                    for b in ("epoll", "poll")]
+        extra = echod_extra_args(echod)
+        for s in servers:
+            s.argv += extra
+    for name, exe, limited in (("libuv", "peer_uv", False), ("libevent", "peer_event", False),
+                               ("libev", "peer_ev", False), ("epoll", "peer_epoll", False),
+                               ("select", "peer_select", True)):
+        path = os.path.join(peers, exe)
+        if not os.access(path, os.X_OK):
+            fail(f"{path} is missing: the peers are built when their libraries are installed "
+                 "(scripts/bench-deps.sh installs libuv1-dev, libevent-dev, libev-dev; then `make build`)")
+        servers.append(Server(name, [path, "-b", "127.0.0.1", "-p", "{port}"], limited))
+    return servers
+
+
+def echod_extra_args(echod):
+    """echod may cap its connections: lift the cap if it has an option for it."""
+    try:
+        out = subprocess.run([echod, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=5).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return ["--max-conns", "1000000"] if "--max-conns" in out else []
+
+
+class Running:
+    """A started server process, pinned to a CPU, stopped by its PID."""
+    port_counter = 0
+
+    def __init__(self, server, cpu, logdir):
+        Running.port_counter = (Running.port_counter + 1) % 800
+        self.port = PORT_BASE + Running.port_counter
+        argv = [a.replace("{port}", str(self.port)) for a in server.argv]
+        if cpu is not None:
+            argv = ["taskset", "-c", str(cpu)] + argv  # taskset execs: the PID is the server's
+        self.log = open(os.path.join(logdir, server.name + ".log"), "a")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.pid = self.proc.pid
+        deadline = time.monotonic() + 10
+        while True:
+            if self.proc.poll() is not None:
+                self.log.close()
+                fail(f"{server.name} exited at once with status {self.proc.returncode}: {' '.join(argv)} "
+                     f"(see {self.log.name})")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    fail(f"{server.name} does not listen on port {self.port}")
+                time.sleep(0.02)
+        time.sleep(0.05)  # let it see that probe connection close
+
+    def rss_kib(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return 0
+
+    def open_fds(self):
+        return len(os.listdir(f"/proc/{self.pid}/fd"))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+# ---------------------------------------------------------------- echobench
+
+def echobench_argv(args, port, extra):
+    argv = [args.echobench, "-H", "127.0.0.1", "-p", str(port), "--json", "-q"] + [str(x) for x in extra]
+    if args.client_cpu is not None:
+        argv = ["taskset", "-c", str(args.client_cpu)] + argv
+    return argv
+
+
+def machine_ticks():
+    """Busy clock ticks of the whole machine and stolen ones.  Interrupt and
+    softirq ticks count as busy: the tick that lands in a softirq is also
+    charged to the interrupted process's stime, so our own loopback traffic
+    is subtracted with our processes."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[0] + v[1] + v[2] + v[5] + v[6], v[7] if len(v) > 7 else 0
+
+
+def process_ticks(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+class Interference:
+    """CPU the rest of the machine used while a cell ran, in CPUs (0.25 = a
+    quarter of one core on average): busy ticks of the machine minus those of
+    the server and of echobench, plus stolen time."""
+
+    def __init__(self, server_pid):
+        self.pid = server_pid
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        self.busy0, self.steal0 = machine_ticks()
+        self.srv0 = process_ticks(self.pid)
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.kids0 = ru.ru_utime + ru.ru_stime
+        return self
+
+    def __exit__(self, *exc):
+        hz = os.sysconf("SC_CLK_TCK")
+        busy1, steal1 = machine_ticks()
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ours = (process_ticks(self.pid) - self.srv0) / hz + (ru.ru_utime + ru.ru_stime - self.kids0)
+        others = (busy1 - self.busy0 + steal1 - self.steal0) / hz - ours
+        self.cpus = max(0.0, others / max(1e-3, time.monotonic() - self.t0))
+        return False
+
+
+def measured(args, server, logdir, extra, timeout, what):
+    """Runs echobench against a fresh server; while the rest of the machine
+    used more than --quiet CPUs meanwhile, tries again (--retries), and keeps
+    the quietest attempt."""
+    best = None
+    for attempt in range(args.retries + 1):
+        srv = Running(server, args.server_cpu, logdir)
+        try:
+            with Interference(srv.pid) as noise:
+                rep = run_echobench(args, srv.port, extra + ["--server-pid", srv.pid], timeout=timeout)
+        finally:
+            srv.stop()
+        if best is None or noise.cpus < best[1]:
+            best = (rep, noise.cpus)
+        if noise.cpus <= args.quiet:
+            break
+        log(f"    {server.name} {what}: the rest of the machine used {noise.cpus:.2f} CPUs meanwhile"
+            + (", again" if attempt < args.retries else ", keeping the quietest attempt"))
+        time.sleep(args.backoff)
+    return best
+
+
+def run_echobench(args, port, extra, timeout):
+    p = subprocess.run(echobench_argv(args, port, extra), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, timeout=timeout)
+    try:
+        rep = json.loads(p.stdout)
+    except ValueError:
+        fail(f"echobench gave no report (status {p.returncode}): {p.stderr.strip()}")
+    if p.returncode != 0:
+        log(f"    echobench status {p.returncode}: {p.stderr.strip()[:300]}")
+    return rep
+
+
+def row(kind, server, conns, size, rep_no, rep=None, note="", rss=None):
+    r = {c: "" for c in TSV_COLUMNS}
+    r.update(kind=kind, server=server, conns=conns, size=size, rep=rep_no, note=note)
+    if rep:
+        lat = rep["latency_us"]
+        r.update(msgs_per_s=round(rep["msgs_per_s"], 1), mb_per_s=round(rep["mb_per_s"], 3),
+                 p50_us=lat["p50"], p90_us=lat["p90"], p99_us=lat["p99"], p999_us=lat["p999"], max_us=lat["max"],
+                 client_cpu_us_per_msg=rep["client_cpu_us_per_msg"], connect_s=round(rep["connect_seconds"], 4),
+                 errors=rep["errors"]["total"])
+        if "server_cpu_us_per_msg" in rep:
+            r["server_cpu_us_per_msg"] = rep["server_cpu_us_per_msg"]
+    if rss is not None:
+        r["rss_bytes_per_conn"] = round(rss, 1)
+    return r
+
+
+def echo_cell(args, server, conns, size, rep_no, logdir):
+    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", size, "-d", 1, "-t", args.duration,
+                                                 "-T", args.client_threads, "--timeout", 10],
+                          args.duration + 120, f"c={conns} s={size}")
+    r = row("echo", server.name, conns, size, rep_no, rep)
+    r["others_cpu"] = round(noise, 3)
+    log(f"  {server.name:12s} c={conns:<6d} s={size:<5d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
+        f"p99 {rep['latency_us']['p99']:>8.1f} us  server {rep.get('server_cpu_us_per_msg', 0):6.2f} us/msg  "
+        f"errors {rep['errors']['total']}  others {noise:.2f} CPU")
+    return r
+
+
+def idle_cell(args, server, conns, rep_no, logdir):
+    """RSS growth of the server per idle connection.  Connections come from
+    several echobench processes (each at most --per-process, each from its own
+    source address), because RLIMIT_NOFILE and the port range are per
+    process and per address."""
+    srv = Running(server, args.server_cpu, logdir)
+    procs = []
+    try:
+        # Warm up once, so that one-time allocations are not charged to the connections.
+        run_echobench(args, srv.port, ["-c", 1, "-n", 10], timeout=30)
+        time.sleep(0.2)
+        rss0, fds0 = srv.rss_kib(), srv.open_fds()
+        nproc = -(-conns // args.per_process)
+        ready = []
+        for i in range(nproc):
+            share = conns // nproc + (1 if i < conns % nproc else 0)
+            argv = echobench_argv(args, srv.port, ["-c", share, "--idle", "-t", 600, "--timeout", 30,
+                                                   "--source", f"127.0.0.{2 + i}", "--sources", 1])
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+            ev = threading.Event()
+            err_lines = []
+            t = threading.Thread(target=watch_idle, args=(p, ev, err_lines), daemon=True)
+            t.start()
+            procs.append((p, ev, err_lines, t))
+        deadline = time.monotonic() + 120
+        for p, ev, err_lines, _ in procs:
+            if not ev.wait(max(0.1, deadline - time.monotonic())):
+                fail(f"idle connections to {server.name} did not come up: {''.join(err_lines)[-500:]}")
+        time.sleep(0.5)
+        rss1, fds1 = srv.rss_kib(), srv.open_fds()
+        errors = 0
+        for p, _, err_lines, t in procs:
+            p.send_signal(signal.SIGINT)
+            out, _ = p.communicate(timeout=60)
+            t.join(5)
+            errors += json.loads(out)["errors"]["total"]
+        procs = []
+    finally:
+        for p, *_ in procs:
+            p.kill()
+            p.wait()
+        srv.stop()
+    per_conn = (rss1 - rss0) * 1024.0 / conns
+    note = f"{nproc} echobench processes; server fds +{fds1 - fds0}"
+    r = row("idle", server.name, conns, 0, rep_no, note=note, rss=per_conn)
+    r["errors"] = errors
+    log(f"  {server.name:12s} idle {conns:>6d} #{rep_no}: RSS +{rss1 - rss0} KiB = {per_conn:7.1f} B/conn "
+        f"({note}; errors {errors})")
+    return r
+
+
+def watch_idle(p, ev, err_lines):
+    for line in p.stderr:
+        err_lines.append(line)
+        if "connections idle" in line:
+            ev.set()
+    ev.set()  # exited: the caller finds out from its report
+
+
+def connrate_cell(args, server, rep_no, logdir):
+    # Cycles from several source addresses: each closed connection leaves a TIME_WAIT behind.
+    rep, noise = measured(args, server, logdir, ["--reconnect", "-c", args.connrate_conns, "-t",
+                                                 args.connrate_duration, "--source", "127.0.0.20", "--sources", 8],
+                          args.connrate_duration + 120, "connect rate")
+    r = row("connrate", server.name, args.connrate_conns, 64, rep_no, rep)
+    r["others_cpu"] = round(noise, 3)
+    log(f"  {server.name:12s} connect+echo+close #{rep_no}: {rep['msgs_per_s']:>9.0f} conn/s  "
+        f"server {rep.get('server_cpu_us_per_msg', 0):6.1f} us/conn  errors {rep['errors']['total']}  "
+        f"others {noise:.2f} CPU")
+    return r
+
+
+# ---------------------------------------------------------------- summary
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def medians(rows, kind, field):
+    """{(server, conns, size): median of field} over the reps."""
+    groups = {}
+    for r in rows:
+        if r["kind"] != kind or r["note"].startswith("skipped"):
+            continue
+        v = num(r[field])
+        if v is not None:
+            groups.setdefault((r["server"], int(r["conns"]), int(r["size"])), []).append(v)
+    return {k: statistics.median(v) for k, v in groups.items()}
+
+
+def fmt(v, digits=0):
+    if v is None:
+        return "n/a"
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def table(title, servers, cols, col_label, value, digits=0, ratio=False):
+    lines = [f"**{title}**", "", "| server | " + " | ".join(col_label(c) for c in cols) + " |",
+             "|---|" + "---:|" * len(cols)]
+    for s in servers:
+        cells = []
+        for c in cols:
+            v = value(s, c)
+            if ratio and v is not None:
+                cells.append(f"{v:.2f}")
+            else:
+                cells.append(fmt(v, digits))
+        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def ratio_of(m, s, key_s, key_ref):
+    v, ref = m.get(key_s), m.get(key_ref)
+    if v is None or not ref:
+        return None
+    return v / ref
+
+
+def summarize(rows, servers, args):
+    """Markdown tables of the medians, ratios to echod and the bar of issue 4."""
+    names = [s for s in SERVER_ORDER if s in servers]
+    out = []
+    thr = medians(rows, "echo", "msgs_per_s")
+    cpu = medians(rows, "echo", "server_cpu_us_per_msg")
+    p99 = medians(rows, "echo", "p99_us")
+    conns = sorted({k[1] for k in thr})
+    sizes = sorted({k[2] for k in thr})
+    for size in sizes:
+        label = f"{size} B" if size < 1024 else f"{size // 1024} KiB"
+        cl = lambda c: f"{c:,}"
+        out += table(f"Messages per second, {label}, depth 1 (median)", names, conns, cl,
+                     lambda s, c: thr.get((s, c, size)))
+        out += table(f"Server CPU time per message, {label} (microseconds, median; lower is better)", names,
+                     conns, cl, lambda s, c: cpu.get((s, c, size)), digits=2)
+        out += table(f"p99 latency, {label} (microseconds, median)", names, conns, cl,
+                     lambda s, c: p99.get((s, c, size)), digits=0)
+        out += table(f"Server CPU per message relative to {REFERENCE}, {label} (above 1: {REFERENCE} uses less)",
+                     names, conns, cl, lambda s, c: ratio_of(cpu, (s, c, size), (s, c, size), (REFERENCE, c, size)),
+                     ratio=True)
+        out += table(f"Messages per second relative to {REFERENCE}, {label} (below 1: {REFERENCE} is faster)",
+                     names, conns, cl, lambda s, c: ratio_of(thr, (s, c, size), (s, c, size), (REFERENCE, c, size)),
+                     ratio=True)
+    idle = medians(rows, "idle", "rss_bytes_per_conn")
+    if idle:
+        ic = sorted({k[1] for k in idle})
+        out += table("User-space memory per idle connection (bytes: server RSS growth / connections, median)",
+                     names, ic, lambda c: f"{c:,} conns", lambda s, c: idle.get((s, c, 0)), digits=0)
+    rate = medians(rows, "connrate", "msgs_per_s")
+    rate_cpu = medians(rows, "connrate", "server_cpu_us_per_msg")
+    if rate:
+        rc = sorted({k[1] for k in rate})
+        out += table("Connections per second (connect + 64 B echo + close; median)", names, rc,
+                     lambda c: f"{c} at once", lambda s, c: rate.get((s, c, 64)))
+        out += table("Server CPU time per connection (microseconds, median)", names, rc,
+                     lambda c: f"{c} at once", lambda s, c: rate_cpu.get((s, c, 64)), digits=1)
+    return out, thr, cpu, p99, idle
+
+
+def bar_check(thr, cpu, p99, idle):
+    """Issue 4's bar, cell by cell: met / not met / not measured."""
+    lines = []
+
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    for c in (100, 1000, 10000):
+        key = (REFERENCE, c, 64)
+        for peer, limit in (("libuv", 0.95), ("epoll", 1.03)):
+            r = ratio_of(cpu, key, key, (peer, c, 64))
+            if r is None:
+                lines.append(f"- CPU/msg vs {peer} at {c:,} conns (64 B): not measured")
+            else:
+                lines.append(f"- CPU/msg vs {peer} at {c:,} conns (64 B): {r:.3f} (bar <= {limit}): {verdict(r <= limit)}")
+    for c in sorted({k[1] for k in thr if k[2] == 64}):
+        mine = thr.get((REFERENCE, c, 64))
+        peers = [(thr.get((s, c, 64)), s) for s in ("libuv", "libevent", "libev", "epoll", "select")
+                 if thr.get((s, c, 64))]
+        lat = [(p99.get((s, c, 64)), s) for s in ("libuv", "libevent", "libev", "epoll", "select")
+               if p99.get((s, c, 64))]
+        if mine is None or not peers:
+            continue
+        best, bname = max(peers)
+        lbest, lname = min(lat)
+        lines.append(f"- msgs/s at {c:,} conns (64 B): {mine / best:.3f} of the best peer ({bname}); "
+                     f"p99 {p99.get((REFERENCE, c, 64), 0):.0f} us vs best {lbest:.0f} us ({lname})")
+    for (s, c, _), v in sorted(idle.items()):
+        if s == REFERENCE:
+            lines.append(f"- idle memory at {c:,} conns: {v:.0f} B/conn (bar <= 64): {verdict(v <= 64)}")
+    return lines
+
+
+def machine():
+    info = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["cpus"] = os.cpu_count()
+    info["kernel"] = platform.release()
+    try:
+        with open("/etc/os-release") as f:
+            m = re.search(r'PRETTY_NAME="([^"]*)"', f.read())
+            info["os"] = m.group(1) if m else "?"
+    except OSError:
+        info["os"] = "?"
+    try:
+        info["cc"] = subprocess.run(["cc", "--version"], stdout=subprocess.PIPE,
+                                    universal_newlines=True).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        info["cc"] = "?"
+    libs = []
+    for pkg in ("libuv1-dev", "libevent-dev", "libev-dev"):
+        try:
+            v = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, universal_newlines=True).stdout
+        except OSError:
+            v = ""
+        libs.append(f"{pkg} {v or '?'}")
+    info["libs"] = ", ".join(libs)
+    with open("/proc/meminfo") as f:
+        info["mem"] = f"{int(f.readline().split()[1]) // 1024} MiB"
+    info["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    return info
+
+
+# ---------------------------------------------------------------- plot
+
+def plot(rows, servers, path_png, tmpdir):
+    if not shutil.which("gnuplot"):
+        log("gnuplot not found: no plot (scripts/bench-deps.sh installs gnuplot-nox)")
+        return
+    thr = medians(rows, "echo", "msgs_per_s")
+    cpu = medians(rows, "echo", "server_cpu_us_per_msg")
+    p99 = medians(rows, "echo", "p99_us")
+    names = [s for s in SERVER_ORDER if s in servers]
+    data = os.path.join(tmpdir, "plot.dat")
+    size = 64
+    with open(data, "w") as f:
+        for s in names:
+            f.write(f'"{s}"\n')
+            for c in sorted({k[1] for k in thr if k[0] == s and k[2] == size}):
+                f.write(f"{c} {thr[(s, c, size)]} {p99.get((s, c, size), 0)} {cpu.get((s, c, size), 0)}\n")
+            f.write("\n\n")
+    script = f"""
+set terminal pngcairo size 1500,500 font ",10"
+set output "{path_png}"
+set multiplot layout 1,3 title "echo servers, {size} B messages, depth 1 (server on CPU 0, echobench on CPU 1; medians)"
+set logscale x
+set xlabel "connections"
+set grid
+set key top right
+set xrange [0.7:14000]
+set ylabel "messages/s"
+set yrange [0:*]
+set title "throughput"
+set key bottom center
+plot for [i=0:{len(names) - 1}] "{data}" index i using 1:2 with linespoints title columnheader(1)
+set ylabel "microseconds"
+set title "p99 latency"
+set key top left
+set logscale y
+set yrange [*:*]
+plot for [i=0:{len(names) - 1}] "{data}" index i using 1:3 with linespoints title columnheader(1)
+unset logscale y
+set yrange [0:*]
+set title "server CPU time per message (lower is better)"
+set key top right
+plot for [i=0:{len(names) - 1}] "{data}" index i using 1:4 with linespoints title columnheader(1)
+unset multiplot
+"""
+    gp = os.path.join(tmpdir, "plot.gp")
+    with open(gp, "w") as f:
+        f.write(script)
+    subprocess.run(["gnuplot", gp], check=True)
+    log(f"wrote {os.path.relpath(path_png, ROOT)}")
+
+
+# ---------------------------------------------------------------- main
+
+def parse():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="about one minute: fewer cells, one run each")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--echod", help="echod binary (default BUILD/apps/echod)")
+    ap.add_argument("--echod-standin", action="store_true",
+                    help="development only: the bare epoll peer plays echod")
+    ap.add_argument("--servers", help="comma-separated subset of " + ",".join(SERVER_ORDER))
+    ap.add_argument("--conns", help="comma-separated connection counts")
+    ap.add_argument("--sizes", help="comma-separated message sizes")
+    ap.add_argument("--duration", type=float, help="seconds per cell")
+    ap.add_argument("--reps", type=int, help="runs per cell (median)")
+    ap.add_argument("--idle", help="comma-separated idle connection counts ('' = none)")
+    ap.add_argument("--per-process", type=int, default=15000, help="idle connections per echobench process")
+    ap.add_argument("--no-connrate", action="store_true")
+    ap.add_argument("--micro", action=argparse.BooleanOptionalAction, default=None,
+                    help="also run bench/micro_pairs (default: full run yes, --quick no)")
+    ap.add_argument("--quiet", type=float, default=0.15,
+                    help="a run is quiet when the rest of the machine used at most this many CPUs (0.15)")
+    ap.add_argument("--retries", type=int, help="runs again while not quiet (default 3; quick 1)")
+    ap.add_argument("--backoff", type=float, default=2.0, help="seconds to wait before running again")
+    ap.add_argument("--redraw", metavar="TSV",
+                    help="no measuring: tables, plot and docs/bench.md again from an earlier run's TSV")
+    ap.add_argument("--note", default="", help="a line for docs/bench.md (e.g. which echod was measured)")
+    ap.add_argument("--docs", action=argparse.BooleanOptionalAction, default=None,
+                    help="write docs/bench.md and docs/bench.png (default: full run yes, --quick no)")
+    args = ap.parse_args()
+    quick = args.quick
+    args.conns = [int(x) for x in (args.conns or ("10,1000" if quick else "1,10,100,1000,10000")).split(",")]
+    args.sizes = [int(x) for x in (args.sizes or ("64" if quick else "64,4096")).split(",")]
+    args.duration = args.duration or (1.5 if quick else 3.0)
+    args.reps = args.reps or (1 if quick else 3)
+    if args.retries is None:
+        args.retries = 1 if quick else 3
+    idle = args.idle if args.idle is not None else ("1000" if quick else "10000,50000")
+    args.idle = [int(x) for x in idle.split(",") if x]
+    args.connrate_conns = 16
+    args.connrate_duration = 1.0 if quick else 2.0
+    if args.docs is None:
+        args.docs = not quick
+    if args.micro is None:
+        args.micro = not quick
+    args.echobench = os.path.join(args.build, "apps", "echobench")
+    args.echod = args.echod or os.path.join(args.build, "apps", "echod")
+    ncpu = os.cpu_count() or 1
+    if ncpu >= 2 and shutil.which("taskset"):
+        # The server gets CPU 0; echobench every other CPU, one thread each.
+        args.server_cpu = 0
+        args.client_cpu = "1" if ncpu == 2 else f"1-{ncpu - 1}"
+        args.client_threads = ncpu - 1
+    else:
+        args.server_cpu, args.client_cpu, args.client_threads = None, None, 1
+    return args
+
+
+def main():
+    args = parse()
+    if args.redraw:
+        return redraw(args)
+    if not os.access(args.echobench, os.X_OK):
+        fail(f"{args.echobench} is missing: run `make build` first")
+    # Servers and clients inherit the raised soft limit.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    servers = find_servers(args.build, args.echod, args.echod_standin)
+    if args.servers:
+        wanted = args.servers.split(",")
+        servers = [s for s in servers if s.name in wanted]
+    names = [s.name for s in servers]
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
+    resdir = os.path.join(ROOT, "bench", "results")
+    os.makedirs(resdir, exist_ok=True)
+    tmpdir = os.path.join(resdir, stamp + ".tmp")
+    os.makedirs(tmpdir, exist_ok=True)
+    tsv = os.path.join(resdir, stamp + ("-quick" if args.quick else "") + ".tsv")
+    info = machine()
+    log(f"netev benchmark{' (quick)' if args.quick else ''}: {', '.join(names)}")
+    log(f"  {info.get('cpu', '?')}, {info['cpus']} CPUs, Linux {info['kernel']}; server on CPU "
+        f"{args.server_cpu}, echobench on CPU {args.client_cpu} ({args.client_threads} thread(s)); "
+        f"{args.reps} run(s) x {args.duration} s per cell")
+    if args.echod_standin:
+        log("  NOTE: --echod-standin: echod-epoll/echod-poll are the bare epoll peer, not echod")
+    rows = []
+    t0 = time.monotonic()
+
+    def write_tsv():
+        with open(tsv, "w") as f:
+            f.write("\t".join(TSV_COLUMNS) + "\n")
+            for r in rows:
+                f.write("\t".join(str(r[c]) for c in TSV_COLUMNS) + "\n")
+
+    log("echo: connections x message size, depth 1")
+    for rep in range(1, args.reps + 1):
+        for size in args.sizes:
+            for conns in args.conns:
+                k = (rep - 1) % len(servers)  # a rotating order: no server always runs first
+                for server in servers[k:] + servers[:k]:
+                    if conns > server.max_conns(hard):
+                        if rep == 1:
+                            rows.append(row("echo", server.name, conns, size, rep,
+                                            note=f"skipped: above {server.max_conns(hard)} descriptors"))
+                        continue
+                    rows.append(echo_cell(args, server, conns, size, rep, tmpdir))
+                    write_tsv()
+    if args.idle:
+        log("idle connections: server RSS growth per connection")
+        for want in args.idle:
+            conns = want
+            if conns + 64 > hard:
+                conns = hard - 1000
+                log(f"  {want:,} idle connections need {want + 64:,} descriptors in the server, but "
+                    f"RLIMIT_NOFILE's hard limit is {hard:,} here: measuring {conns:,} instead")
+            for rep in range(1, args.reps + 1):
+                for server in servers:
+                    if conns > server.max_conns(hard):
+                        if rep == 1:
+                            rows.append(row("idle", server.name, conns, 0, rep,
+                                            note=f"skipped: above {server.max_conns(hard)} descriptors"))
+                        continue
+                    rows.append(idle_cell(args, server, conns, rep, tmpdir))
+                    write_tsv()
+    if not args.no_connrate:
+        log("connection rate: connect + echo + close")
+        for rep in range(1, args.reps + 1):
+            for server in servers:
+                rows.append(connrate_cell(args, server, rep, tmpdir))
+                write_tsv()
+    write_tsv()
+    micro = ""
+    if args.micro:
+        exe = os.path.join(args.build, "bench", "micro_pairs")
+        log("core micro-benchmark: netev against bare epoll loops (bench/micro_pairs.c)")
+        micro = subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
+        log(micro)
+    elapsed = time.monotonic() - t0
+    meta = {"elapsed": elapsed, "micro": micro, "note": args.note, "quick": args.quick, "reps": args.reps,
+            "duration": args.duration, "retries": args.retries, "quiet": args.quiet,
+            "client_cpu": args.client_cpu, "client_threads": args.client_threads,
+            "connrate_conns": args.connrate_conns, "per_process": args.per_process,
+            "echod_standin": args.echod_standin, "machine": info,
+            "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
+    with open(tsv[:-4] + ".meta.json", "w") as f:
+        json.dump(meta, f, indent=1)
+    status = report(args, rows, names, tsv, meta, tmpdir)
+    shutil.rmtree(tmpdir, ignore_errors=True)
+    return status
+
+
+def report(args, rows, names, tsv, meta, tmpdir):
+    tables, thr, cpu, p99, idle = summarize(rows, names, args)
+    bar = bar_check(thr, cpu, p99, idle)
+    log("")
+    log("\n".join(tables))
+    log(f"Bar of issue 4 ({REFERENCE}):")
+    log("\n".join(bar))
+    log(f"\nwrote {os.path.relpath(tsv, ROOT)} ({meta['elapsed']:.0f} s)")
+    if args.docs:
+        png = os.path.join(ROOT, "docs", "bench.png")
+        os.makedirs(os.path.dirname(png), exist_ok=True)
+        plot(rows, names, png, tmpdir)
+        write_doc(os.path.join(ROOT, "docs", "bench.md"), meta, tsv, tables, bar, rows)
+    errors = sum(int(r["errors"] or 0) for r in rows)
+    if errors:
+        log(f"run_bench: {errors} echobench errors in the runs (see the errors column of the TSV)")
+        return 1
+    return 0
+
+
+def redraw(args):
+    """Tables, plot and docs/bench.md again from a TSV (and its .meta.json) of an earlier run."""
+    with open(args.redraw) as f:
+        header = f.readline().rstrip("\n").split("\t")
+        rows = []
+        for line in f:
+            r = {c: "" for c in TSV_COLUMNS}
+            r.update(zip(header, line.rstrip("\n").split("\t")))
+            rows.append(r)
+    with open(args.redraw[:-4] + ".meta.json") as f:
+        meta = json.load(f)
+    present = {r["server"] for r in rows}
+    names = [s for s in SERVER_ORDER if s in present]
+    args.docs = True
+    tmpdir = args.redraw[:-4] + ".tmp"
+    os.makedirs(tmpdir, exist_ok=True)
+    try:
+        return report(args, rows, names, os.path.abspath(args.redraw), meta, tmpdir)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def write_doc(path, meta, tsv, tables, bar, rows):
+    info, micro, note = meta["machine"], meta["micro"], meta["note"]
+    standin = ("\n**Development run: `--echod-standin` was given, so the rows named echod are the bare epoll "
+               "peer, not echod.**\n" if meta["echod_standin"] else "")
+    noise = [float(r["others_cpu"]) for r in rows if r["others_cpu"] != ""]
+    noisy = sum(1 for x in noise if x > meta["quiet"])
+    text = f"""# netev benchmarks
+
+Latest run: {meta['date']}, `make bench`
+({'quick' if meta['quick'] else 'full'} matrix, {meta['elapsed'] / 60:.0f} min). Every run is in
+[`{os.path.relpath(tsv, ROOT)}`](../{os.path.relpath(tsv, ROOT)}).
+{standin}{(chr(10) + note + chr(10)) if note else ""}
+## Machine
+
+- CPU: {info.get('cpu', '?')}, {info['cpus']} CPUs; memory {info['mem']}
+- OS: {info['os']}, Linux {info['kernel']}
+- Compiler: {info['cc']}; netev built RelWithDebInfo (-O2 -g)
+- Peer libraries (Debian packages): {info['libs']}
+- RLIMIT_NOFILE hard limit: {info['nofile']:,} descriptors per process
+
+## Method
+
+- Servers: echod (`--backend epoll` and `--backend poll`), and single-threaded echo servers in
+  `bench/peers/` on libuv, libevent (event API), libev, a bare level-triggered epoll loop and the
+  classic select() loop that rebuilds its fd_sets on every iteration (up to FD_SETSIZE = 1,024
+  descriptors, so it sits out the 10,000-connection cells). All read into one 64 KiB buffer, buffer
+  what a send did not take, stop reading while they do, set TCP_NODELAY, listen on 127.0.0.1.
+- Load: `echobench` (built on netev; {meta['client_threads']} thread(s)), depth 1 (one message in flight per connection),
+  {meta['duration']:g} s per cell after all connections are up, every echoed byte checked.
+- The server is pinned to CPU 0 and echobench to CPU(s) {meta['client_cpu']} (`taskset`). On two cores the client saturates
+  its core before a good server does, so messages/s alone cannot rank servers: the tables also give the
+  server's CPU time per message, utime+stime from `/proc/PID/stat` over the measured window divided by
+  the messages echoed in it (clock-tick resolution, 10 ms, over a window of several seconds).
+- Each cell runs {meta['reps']} time(s), servers in a rotating order; the tables show medians. The machine is
+  shared: a run during which the rest of the machine used more than {meta['quiet']:g} CPUs (busy ticks in
+  `/proc/stat` minus the server's and echobench's own, plus steal) is run again, up to {meta['retries']}
+  time(s), and the quietest attempt is kept; the TSV's `others_cpu` column gives that figure per run
+  (median here: {statistics.median(noise) if noise else 0:.2f} CPUs; {noisy} of {len(noise)} runs stayed above
+  {meta['quiet']:g} after the retries).
+- Idle memory: the server's VmRSS growth from before to after opening N idle connections (each echoed
+  one message first), divided by N. User-space memory only: the kernel's socket buffers are not in RSS.
+  Connections come from several echobench processes (at most {meta['per_process']:,} each, each from its
+  own source address 127.0.0.2, 127.0.0.3, ...), because a process has at most RLIMIT_NOFILE
+  descriptors and an address about 28,000 ports toward one server port. The server itself needs one
+  descriptor per connection: where its hard limit is below N, N is lowered to what fits (noted below).
+- Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
+  connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
+- Reproduce: `make bench` (full: 20 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
+  written here). `python3 bench/run_bench.py --help` for subsets.
+
+## Results
+
+![throughput, p99 latency and server CPU per message against connections](bench.png)
+
+{chr(10).join(tables)}
+## Against the bar of issue 4
+
+{chr(10).join(bar)}
+"""
+    if micro:
+        text += f"""
+## Core micro-benchmark
+
+`make bench-micro` (`bench/micro_pairs.c`): N loopback TCP connections, one 64-byte token each
+bouncing between this process and an echo child; the driven ends are served in turn by netev
+(`netev_wait`, `netev_recv`, `netev_send`) and by two bare epoll loops doing the same work
+(level-triggered, one recv per event; edge-triggered, recv until a short read). Both processes share
+one CPU, so each runs while the other waits and the rates repeat; the driver's CPU time per event
+is the cost without the child's share.
+
+```
+{micro.rstrip()}
+```
+"""
+    with open(path, "w") as f:
+        f.write(text)
+    log(f"wrote {os.path.relpath(path, ROOT)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
