@@ -21,7 +21,7 @@
 #include <netinet/in.h>
 #include <sys/resource.h>
 
-#define BATCH 512        /* records per netev_wait */
+#define BATCH 1024       /* records per netev_wait: as many as the epoll backend fetches at once */
 #define RECV_BUF (64 * 1024)
 
 typedef struct echod {
