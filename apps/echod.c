@@ -62,7 +62,10 @@ static void catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, 0);
     sigaction(SIGTERM, &sa, 0);
-    /* SIGPIPE keeps its default: netev_send never raises it (MSG_NOSIGNAL). */
+    /* netev_send never raises SIGPIPE (MSG_NOSIGNAL), but --trace output to a
+     * pipe whose reader went away (echod --trace | head) would: a write error
+     * on stdout must not kill the server. */
+    signal(SIGPIPE, SIG_IGN);
 }
 
 /* ---- output ---- */

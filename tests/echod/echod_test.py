@@ -14,6 +14,7 @@ import selectors
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -408,7 +409,6 @@ def test_emfile():
 # ---- command line, signals, output ----
 
 def run_once(argv, seconds=10):
-    import subprocess
     p = subprocess.run(list(CFG.wrap) + [CFG.echod] + argv, capture_output=True, text=True,
                        timeout=seconds * CFG.slow)
     return p.returncode, p.stdout, p.stderr
@@ -483,6 +483,27 @@ def test_trace():
           "trace lines: %r" % seed_lines)
     check(any(re.match(r"echod: fd \d+ connected from 127\.0\.0\.1:\d+$", x) for x in lines), "no -v connect line")
     check(any(re.match(r"echod: fd \d+ disconnected: peer closed$", x) for x in lines), "no -v disconnect line")
+
+
+def test_closed_stdout():
+    """--trace into a pipe whose reader has gone: writes fail, echod serves on."""
+    port = free_port()
+    argv = list(CFG.wrap) + [CFG.echod, "-b", "127.0.0.1", "-p", str(port), "--backend", CFG.backend, "--trace"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        p.stdout.readline()  # the start line: it is listening
+        p.stdout.close()     # the reader goes away
+        for i in range(3):
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            echo_ok(s, b"trace into a broken pipe %d" % i)  # each echo prints trace lines
+            s.close()
+        check(p.poll() is None, "echod died writing to a closed pipe (status %r)" % p.poll())
+        p.send_signal(signal.SIGTERM)
+        check(p.wait(timeout=20) == 0, "echod did not exit 0 on SIGTERM")
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def test_quiet():
