@@ -8,12 +8,15 @@ JOBS        ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 ARGS        ?=
 
-.PHONY: all deps build build-asan test test-plain test-asan test-windows run install clean bench bench-quick bench-micro
+.PHONY: all deps deps-test build build-asan test test-plain test-asan test-windows run install clean bench bench-quick bench-micro
 
 all: build
 
 deps:
 	@sh scripts/deps.sh
+
+deps-test:
+	@sh scripts/deps.sh test
 
 build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
@@ -23,13 +26,13 @@ build-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DNETEV_SANITIZE=ON $(CMAKE_FLAGS)
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-test-plain: build
+test-plain: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test-asan: build-asan
+test-asan: deps-test build-asan
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test-windows: deps
+test-windows: deps-test
 	MINGW_BUILD=$(MINGW_BUILD) JOBS=$(JOBS) sh scripts/test-windows.sh
 
 test: test-plain test-asan test-windows
