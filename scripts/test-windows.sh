@@ -25,5 +25,22 @@ mkdir -p "$prefix"
 WINEPREFIX="$prefix" "$wineserver" -p
 (cd "$build" && ctest --output-on-failure -j"$jobs") || status=$?
 WINEPREFIX="$prefix" "$wineserver" -k 2>/dev/null || true
+# Wine processes of this prefix that outlived their wineserver (a server
+# killed or crashed earlier) are ours too: stop them by PID (never this
+# script or its callers, should they carry the same WINEPREFIX).
+mine=" $$ "
+p=$$
+while [ "$p" -gt 1 ] 2>/dev/null; do
+    p=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null) || break
+    mine="$mine$p "
+done
+for env in /proc/[0-9]*/environ; do
+    pid=${env#/proc/}
+    pid=${pid%/environ}
+    case "$mine" in *" $pid "*) continue ;; esac
+    if tr '\0' '\n' <"$env" 2>/dev/null | grep -qx "WINEPREFIX=$prefix"; then
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+done
 echo "Windows suite under Wine: $(($(date +%s) - start)) s (prefix $prefix)"
 exit $status

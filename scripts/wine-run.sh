@@ -21,7 +21,9 @@ if [ ! -f "$prefix/.netev-ready" ]; then
     (
         flock 9
         if [ ! -f "$prefix/.netev-ready" ]; then
-            "$wine" wineboot --init >"$prefix.log" 2>&1 || { cat "$prefix.log" >&2; exit 1; }
+            # 9>&-: Wine's daemons, started here, must not inherit the lock
+            # (they live as long as the wineserver, and the lock with them).
+            "$wine" wineboot --init 9>&- >"$prefix.log" 2>&1 || { cat "$prefix.log" >&2; exit 1; }
             touch "$prefix/.netev-ready"
         fi
     ) 9>"$prefix.lock"
