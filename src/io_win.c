@@ -31,33 +31,11 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
     /* Invalid calls must not re-enable anything. */
     if (!loop || (!buf && len) || len > PTRDIFF_MAX || (flags & ~RECV_FLAGS))
         return NETEV_EINVAL;
-    netev__sock *sk = netev__lookup(loop, s);
-    unsigned bit = (flags & MSG_OOB) ? NETEV_OOB : NETEV_READ;
-    if (sk) {
-        sk->disabled &= (uint8_t)~bit;
-        sk->pending &= (uint8_t)~bit;
-    }
+    netev__sock *sk = netev__reenable(loop, s, (flags & MSG_OOB) ? NETEV_OOB : NETEV_READ);
     int want = clamp_len(len);
     int n = recv(s, buf, want, flags);
     int err = n == SOCKET_ERROR ? netev__map_wsa_sock(WSAGetLastError(), s) : 0;
-    if (sk) {
-        if (bit == NETEV_OOB) {
-            /* No reliable probe for more urgent data (SIOCATMARK differs
-             * under Wine), but Windows re-signals FD_OOB by itself if some
-             * is left, and that sets F_URGENT again. */
-            if (n > 0)
-                sk->flags &= ~NETEV__F_URGENT;
-        } else if (n > 0 && (sk->flags & NETEV__F_URGENT)) {
-            /* Reads may stop short at the urgent mark, where FIONREAD can say 0
-             * though data follows; poll knows better. */
-            if (netev__poll1(s, POLLRDNORM) & POLLRDNORM)
-                netev__record(loop, sk, NETEV_READ, 0);
-        } else if (n > 0 && (n == want || (flags & MSG_PEEK) || sk->state == NETEV__DATAGRAM)) {
-            /* A short read emptied the queue; a full one may have left data behind. */
-            if (netev__fionread(s) > 0)
-                netev__record(loop, sk, NETEV_READ, 0);
-        }
-    }
+    netev__recv_done(loop, s, sk, flags, n, (size_t)want);
     return err ? err : n;
 }
 
@@ -76,16 +54,7 @@ ptrdiff_t netev_send(netev_loop *loop, netev_socket s, const void *buf, size_t l
         }
         done += (size_t)n;
     } while (done < len);
-    if (err == NETEV_EAGAIN || done < len) {
-        netev__sock *sk = netev__lookup(loop, s);
-        if (sk) {
-            /* The only way WRITE comes back: a send that fell short, whose
-             * WSAEWOULDBLOCK has armed FD_WRITE. */
-            sk->disabled &= (uint8_t)~NETEV_WRITE;
-            sk->pending &= (uint8_t)~NETEV_WRITE;
-            sk->flags |= NETEV__F_WRITE_BLOCKED;
-        }
-    }
+    netev__send_done(loop, s, err, done, len);
     /* Bytes taken before a failure are reported; the failure shows again. */
     return done ? (ptrdiff_t)done : (err ? err : 0);
 }
@@ -96,11 +65,7 @@ int netev_accept(netev_loop *loop, netev_socket listener, netev_socket *out, str
     if (!loop || !out || (addr && !addrlen))
         return NETEV_EINVAL;
     *out = NETEV_INVALID_SOCKET;
-    netev__sock *sk = netev__lookup(loop, listener);
-    if (sk) {
-        sk->disabled &= (uint8_t)~NETEV_ACCEPT;
-        sk->pending &= (uint8_t)~NETEV_ACCEPT;
-    }
+    netev__sock *sk = netev__reenable(loop, listener, NETEV_ACCEPT);
     socklen_t len0 = addrlen ? *addrlen : 0;
     SOCKET a;
     int tries = 0;
@@ -114,13 +79,7 @@ int netev_accept(netev_loop *loop, netev_socket listener, netev_socket *out, str
         /* A connection that died in the queue is not the caller's problem: take the next. */
         if ((e == WSAECONNRESET || e == WSAECONNABORTED) && ++tries < 64)
             continue;
-        int err = netev__map_wsa_sock(e, listener);
-        if (sk && (err == NETEV_EMFILE || err == NETEV_ENOBUFS || err == NETEV_ENOMEM)) {
-            int e2 = netev__starve(loop, listener, sk);
-            if (e2)
-                return e2;
-        }
-        return err;
+        return netev__accept_failed(loop, listener, sk, netev__map_wsa_sock(e, listener));
     }
     /* The accepted socket inherits the listener's event and mask (research
      * §1.3): detach it, or it would signal the listener's group until the
@@ -134,8 +93,7 @@ int netev_accept(netev_loop *loop, netev_socket listener, netev_socket *out, str
         return err;
     }
     SetHandleInformation((HANDLE)a, HANDLE_FLAG_INHERIT, 0);
-    if (sk && (netev__poll1(listener, POLLRDNORM) & POLLRDNORM))
-        netev__record(loop, sk, NETEV_ACCEPT, 0);
+    netev__accept_done(loop, listener, sk);
     *out = a;
     return 0;
 }
@@ -159,42 +117,19 @@ static int is_connect_outcome(int e)
 
 int netev_connect(netev_loop *loop, netev_socket s, const struct sockaddr *addr, socklen_t addrlen)
 {
-    if (!loop || !addr || addrlen <= 0)
-        return NETEV_EINVAL;
     netev__sock *sk;
-    int err = netev__track(loop, s, &sk);
+    int err = netev__connect_begin(loop, s, addr, addrlen, &sk);
     if (err)
         return err;
-    switch (sk->state) {
-    case NETEV__UNCONNECTED:
-        break;
-    case NETEV__CONNECTING:
-        return NETEV_EALREADY;
-    case NETEV__CONNECTED:
-        return NETEV_EISCONN;
-    default:
-        /* listening, connectionless, or failed: a failed socket is closed, not reused */
-        return NETEV_EINVAL;
-    }
     int e = connect(s, addr, addrlen) == SOCKET_ERROR ? WSAGetLastError() : 0;
-    if (e == 0) {
-        sk->state = NETEV__CONNECTED;
-        sk->flags |= NETEV__F_VIA_CONNECT;
-        netev__record(loop, sk, NETEV_CONNECT, 0);
-        netev__record(loop, sk, NETEV_WRITE, 0);
-    } else if (e == WSAEWOULDBLOCK || e == WSAEINPROGRESS) {
-        /* The outcome arrives as FD_CONNECT. */
-        sk->state = NETEV__CONNECTING;
-        sk->flags |= NETEV__F_VIA_CONNECT;
-    } else if (is_connect_outcome(e)) {
-        sk->state = NETEV__FAILED;
-        sk->flags |= NETEV__F_VIA_CONNECT | NETEV__F_DEAD;
-        netev__record(loop, sk, NETEV_CONNECT, netev__map_wsa(e));
-    } else if (family_mismatch(s, addr)) {
+    if (e == WSAEWOULDBLOCK || e == WSAEINPROGRESS) /* the outcome arrives as FD_CONNECT */
+        netev__connect_done(loop, s, sk, NETEV_EINPROGRESS);
+    else if (e == 0 || is_connect_outcome(e))
+        netev__connect_done(loop, s, sk, netev__map_wsa(e));
+    else if (family_mismatch(s, addr))
         return NETEV_EAFNOSUPPORT;
-    } else {
+    else
         return netev__map_wsa_sock(e, s);
-    }
     return 0;
 }
 
@@ -204,11 +139,7 @@ int netev_close(netev_loop *loop, netev_socket s)
         return NETEV_EINVAL;
     if (s == INVALID_SOCKET)
         return NETEV_EBADF;
-    netev__sock *sk = netev__lookup(loop, s);
-    if (sk)
-        netev__unregister(loop, s, sk);
+    netev__close_begin(loop, s);
     int err = closesocket(s) == SOCKET_ERROR ? netev__map_wsa_sock(WSAGetLastError(), s) : 0;
-    if (loop->nstarved && err == 0)
-        netev__starved_rearm(loop);
-    return err;
+    return netev__close_done(loop, err);
 }

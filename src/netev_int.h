@@ -190,6 +190,20 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned readiness);
 void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long events, const int *errors);
 #endif
 
+/* reenable.c: what the re-enabling calls mean for the records (io.c and
+ * io_win.c make the system calls around these) */
+netev__sock *netev__reenable(netev_loop *loop, netev_socket s, unsigned bit); /* NULL: untracked */
+void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len);
+void netev__send_done(netev_loop *loop, netev_socket s, int err, size_t sent, size_t len);
+int netev__accept_failed(netev_loop *loop, netev_socket listener, netev__sock *sk, int err);
+void netev__accept_done(netev_loop *loop, netev_socket listener, netev__sock *sk);
+int netev__connect_begin(netev_loop *loop, netev_socket s, const struct sockaddr *addr, socklen_t addrlen,
+                         netev__sock **out);
+/* outcome: 0 connected at once, NETEV_EINPROGRESS, or the failure (reported as CONNECT) */
+void netev__connect_done(netev_loop *loop, netev_socket s, netev__sock *sk, int outcome);
+void netev__close_begin(netev_loop *loop, netev_socket s);
+int netev__close_done(netev_loop *loop, int err);
+
 /* starve.c: accept without descriptors must not spin */
 int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk);
 void netev__starved_rearm(netev_loop *loop);
@@ -218,6 +232,8 @@ int netev__probe_state(netev_socket s, int *state, int *dead_err);
 int netev__so_error(netev_socket s);          /* pending socket error (errno value), cleared */
 int netev__fionread(netev_socket s);          /* bytes readable now, 0 on error */
 unsigned netev__poll1(netev_socket s, short events); /* revents of a zero-timeout poll */
+int netev__readable(netev_socket s);         /* data, EOF or a queued connection now */
+int netev__urgent_left(netev_socket s);      /* urgent data still unread (0 where unknown) */
 int netev__set_nonblock(netev_socket s);      /* 0 or the OS's error number */
 int netev__accept_queue_len(netev_socket s);  /* queued connections, -1 if unknown */
 

@@ -151,6 +151,16 @@ unsigned netev__poll1(netev_socket s, short events)
     return r > 0 ? (unsigned)p.revents : 0;
 }
 
+int netev__readable(netev_socket s)
+{
+    return (netev__poll1(s, POLLIN) & POLLIN) != 0;
+}
+
+int netev__urgent_left(netev_socket s)
+{
+    return (netev__poll1(s, POLLPRI) & POLLPRI) != 0;
+}
+
 int netev__set_nonblock(netev_socket s)
 {
     int fl = fcntl(s, F_GETFL);

@@ -116,6 +116,19 @@ unsigned netev__poll1(netev_socket s, short events)
     return WSAPoll(&p, 1, 0) > 0 ? (unsigned)p.revents : 0;
 }
 
+int netev__readable(netev_socket s)
+{
+    return (netev__poll1(s, POLLRDNORM) & POLLRDNORM) != 0;
+}
+
+/* No reliable probe (SIOCATMARK differs under Wine); Windows re-signals
+ * FD_OOB by itself while urgent data is left, which sets F_URGENT again. */
+int netev__urgent_left(netev_socket s)
+{
+    (void)s;
+    return 0;
+}
+
 int netev__set_nonblock(netev_socket s)
 {
     u_long one = 1;

@@ -9,7 +9,6 @@
 #include "netev_int.h"
 
 #ifndef _WIN32
-#include <poll.h> /* Windows: WSAPoll and POLLIN come with winsock2.h */
 #endif
 #include <stdlib.h>
 
@@ -41,7 +40,7 @@ int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk)
 static void resume(netev_loop *loop, netev_socket s, netev__sock *sk)
 {
     sk->flags &= ~NETEV__F_STARVED;
-    if (netev__poll1(s, POLLIN) & POLLIN)
+    if (netev__readable(s))
         netev__record(loop, sk, NETEV_ACCEPT, 0);
     netev__changed(loop, s, sk);
 }

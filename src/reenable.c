@@ -1,0 +1,131 @@
+/* The platform-independent halves of the re-enabling calls.
+ *
+ * io.c (POSIX) and io_win.c (Winsock) make the system calls; what a call
+ * means for the socket's records is the same everywhere and lives here:
+ * consuming an event re-enables its recording, and when the call itself
+ * cannot tell whether the condition still holds, one probe decides whether
+ * the event is recorded again at once. */
+#include "netev_int.h"
+
+netev__sock *netev__reenable(netev_loop *loop, netev_socket s, unsigned bit)
+{
+    netev__sock *sk = netev__lookup(loop, s);
+    if (sk) {
+        /* Before the call: what arrives meanwhile is caught by its own edge. */
+        sk->disabled &= (uint8_t)~bit;
+        sk->pending &= (uint8_t)~bit;
+    }
+    return sk;
+}
+
+void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len)
+{
+    if (!sk)
+        return;
+    if (flags & NETEV_MSG_OOB) {
+        if (netev__urgent_left(s))
+            netev__record(loop, sk, NETEV_OOB, 0);
+        else if (n > 0)
+            sk->flags &= ~NETEV__F_URGENT;
+    } else if (n > 0 && (sk->flags & NETEV__F_URGENT)) {
+        /* Reads stop short at the urgent mark, where FIONREAD says 0 though
+         * data follows; poll knows better. */
+        if (netev__readable(s))
+            netev__record(loop, sk, NETEV_READ, 0);
+    } else if (n > 0 && ((size_t)n == len || (flags & NETEV_MSG_PEEK) || sk->state == NETEV__DATAGRAM)) {
+        /* A short read emptied the queue; a full one may have left data behind. */
+        if (netev__fionread(s) > 0)
+            netev__record(loop, sk, NETEV_READ, 0);
+    }
+    netev__changed(loop, s, sk);
+}
+
+void netev__send_done(netev_loop *loop, netev_socket s, int err, size_t sent, size_t len)
+{
+    if (err ? err != NETEV_EAGAIN : sent >= len)
+        return;
+    netev__sock *sk = netev__lookup(loop, s);
+    if (!sk)
+        return;
+    /* The only way WRITE comes back: a send that fell short. */
+    sk->disabled &= (uint8_t)~NETEV_WRITE;
+    sk->pending &= (uint8_t)~NETEV_WRITE;
+    sk->flags |= NETEV__F_WRITE_BLOCKED;
+    netev__changed(loop, s, sk);
+}
+
+int netev__accept_failed(netev_loop *loop, netev_socket listener, netev__sock *sk, int err)
+{
+    if (!sk)
+        return err;
+    if (err == NETEV_EMFILE || err == NETEV_ENFILE || err == NETEV_ENOBUFS || err == NETEV_ENOMEM) {
+        /* The connection stays queued: wait for a descriptor, do not spin. */
+        int e2 = netev__starve(loop, listener, sk);
+        if (e2)
+            err = e2;
+    }
+    netev__changed(loop, listener, sk);
+    return err;
+}
+
+void netev__accept_done(netev_loop *loop, netev_socket listener, netev__sock *sk)
+{
+    if (!sk)
+        return;
+    if (netev__readable(listener)) /* another connection is queued */
+        netev__record(loop, sk, NETEV_ACCEPT, 0);
+    netev__changed(loop, listener, sk);
+}
+
+int netev__connect_begin(netev_loop *loop, netev_socket s, const struct sockaddr *addr, socklen_t addrlen,
+                         netev__sock **out)
+{
+    if (!loop || !addr || addrlen <= 0)
+        return NETEV_EINVAL;
+    int err = netev__track(loop, s, out);
+    if (err)
+        return err;
+    switch ((*out)->state) {
+    case NETEV__UNCONNECTED:
+        return 0;
+    case NETEV__CONNECTING:
+        return NETEV_EALREADY;
+    case NETEV__CONNECTED:
+        return NETEV_EISCONN;
+    default:
+        /* listening, connectionless, or failed: as on Windows, a failed socket is closed, not reused */
+        return NETEV_EINVAL;
+    }
+}
+
+void netev__connect_done(netev_loop *loop, netev_socket s, netev__sock *sk, int outcome)
+{
+    sk->flags |= NETEV__F_VIA_CONNECT;
+    if (outcome == 0) {
+        sk->state = NETEV__CONNECTED;
+        netev__record(loop, sk, NETEV_CONNECT, 0);
+        netev__record(loop, sk, NETEV_WRITE, 0);
+    } else if (outcome == NETEV_EINPROGRESS) {
+        sk->state = NETEV__CONNECTING; /* the outcome arrives as readiness */
+    } else {
+        sk->state = NETEV__FAILED;
+        sk->flags |= NETEV__F_DEAD;
+        netev__record(loop, sk, NETEV_CONNECT, outcome);
+    }
+    netev__changed(loop, s, sk);
+}
+
+void netev__close_begin(netev_loop *loop, netev_socket s)
+{
+    netev__sock *sk = netev__lookup(loop, s);
+    if (sk)
+        netev__unregister(loop, s, sk);
+}
+
+int netev__close_done(netev_loop *loop, int err)
+{
+    /* A descriptor was freed: listeners out of them may accept again. */
+    if (loop->nstarved && err == 0)
+        netev__starved_rearm(loop);
+    return err;
+}
