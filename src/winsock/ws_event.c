@@ -84,15 +84,24 @@ WSAEVENT WSACreateEvent(void)
     return h;
 }
 
-BOOL WSACloseEvent(WSAEVENT hEvent)
+/* Takes the lock and finds the event; on a bad handle, releases the lock,
+ * sets WSA_INVALID_HANDLE and returns NULL. */
+static ws_event_slot *lock_event(WSAEVENT h)
 {
     ws_lock();
-    ws_event_slot *e = ws_event_lookup(hEvent);
+    ws_event_slot *e = ws_event_lookup(h);
     if (!e) {
         ws_unlock();
         WSASetLastError(WSA_INVALID_HANDLE);
-        return FALSE;
     }
+    return e;
+}
+
+BOOL WSACloseEvent(WSAEVENT hEvent)
+{
+    ws_event_slot *e = lock_event(hEvent);
+    if (!e)
+        return FALSE;
     /* Sockets still associated keep the old handle: it no longer matches. */
     int32_t idx = (int32_t)(e - G.events);
     e->used = 0;
@@ -105,13 +114,9 @@ BOOL WSACloseEvent(WSAEVENT hEvent)
 
 BOOL WSASetEvent(WSAEVENT hEvent)
 {
-    ws_lock();
-    ws_event_slot *e = ws_event_lookup(hEvent);
-    if (!e) {
-        ws_unlock();
-        WSASetLastError(WSA_INVALID_HANDLE);
+    ws_event_slot *e = lock_event(hEvent);
+    if (!e)
         return FALSE;
-    }
     if (!e->signalled) {
         e->signalled = 1;
         if (G.pumping)
@@ -123,13 +128,9 @@ BOOL WSASetEvent(WSAEVENT hEvent)
 
 BOOL WSAResetEvent(WSAEVENT hEvent)
 {
-    ws_lock();
-    ws_event_slot *e = ws_event_lookup(hEvent);
-    if (!e) {
-        ws_unlock();
-        WSASetLastError(WSA_INVALID_HANDLE);
+    ws_event_slot *e = lock_event(hEvent);
+    if (!e)
         return FALSE;
-    }
     e->signalled = 0;
     ws_unlock();
     return TRUE;
