@@ -160,7 +160,7 @@ TEST(reset_while_write_blocked)
     util_skip_on_wine(WINE_F7_RESET_AS_FIN);
     util_fixture f = util_fixture_new(NETEV_ALL);
     EXPECT(f.loop, f.s, NETEV_WRITE);
-    util_fill(f.loop, f.s);
+    util_fill_quiet(f.loop, f.s);
     util_rst(f.c);
     netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
     CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);

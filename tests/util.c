@@ -112,6 +112,30 @@ size_t util_fill(netev_loop *loop, netev_socket s)
     return total;
 }
 
+size_t util_refill_until_quiet(netev_loop *loop, netev_socket s)
+{
+    static netev_event out[8]; /* records stay valid until the next wait */
+    size_t total = 0;
+    for (int round = 0; round < 20; round++) {
+        int n = netev_wait(loop, out, 8, 60 * util_slow());
+        CHECK_OK(n);
+        if (n == 0)
+            return total;
+        if (n != 1 || out[0].sock != s || out[0].events != NETEV_WRITE)
+            check_fail(__FILE__, __LINE__, "while the peer reads nothing: %d records, first %s on socket %d", n,
+                       util_events_str(out[0].events), (int)out[0].sock);
+        CHECK_EQ(netev_send(loop, s, "x", 1, 0), 1); /* the WRITE was true */
+        total += 1 + util_fill(loop, s);
+    }
+    check_fail(__FILE__, __LINE__, "WRITE keeps coming although the peer reads nothing");
+}
+
+size_t util_fill_quiet(netev_loop *loop, netev_socket s)
+{
+    size_t total = util_fill(loop, s);
+    return total + util_refill_until_quiet(loop, s);
+}
+
 void util_drain(netev_socket s, size_t len)
 {
     static char buf[65536];

@@ -54,6 +54,14 @@ long long util_cpu_us(void);                      /* CPU time used by this proce
 void util_setenv(const char *name, const char *value); /* value NULL: unset */
 int util_raise_fd_limit(int want); /* soft descriptor limit raised towards want; returns it (Windows: want) */
 size_t util_fill(netev_loop *loop, netev_socket s); /* netev_send until it blocks for good; bytes sent */
+/* After a fill, with WRITE selected: waits until no WRITE comes for a while.
+ * The kernel may still free send space although the peer reads nothing (its
+ * receive queue being compacted, buffers being tuned); each such WRITE must be
+ * true (a send takes bytes) and the buffer is filled again.  Returns the bytes
+ * sent meanwhile. */
+size_t util_refill_until_quiet(netev_loop *loop, netev_socket s);
+/* util_fill, then util_refill_until_quiet: full, and WRITE armed. */
+size_t util_fill_quiet(netev_loop *loop, netev_socket s);
 void util_drain(netev_socket s, size_t len);        /* blocking: read exactly len bytes */
 const char *util_events_str(unsigned events);
 
