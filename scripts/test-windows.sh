@@ -38,7 +38,8 @@ for env in /proc/[0-9]*/environ; do
     pid=${env#/proc/}
     pid=${pid%/environ}
     case "$mine" in *" $pid "*) continue ;; esac
-    if tr '\0' '\n' <"$env" 2>/dev/null | grep -qx "WINEPREFIX=$prefix"; then
+    # 2>/dev/null comes first: a process may exit between the glob and the read.
+    if tr '\0' '\n' 2>/dev/null <"$env" | grep -qx "WINEPREFIX=$prefix"; then
         kill -9 "$pid" 2>/dev/null || true
     fi
 done
