@@ -120,6 +120,14 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
  * in the current batch are marked events == 0.  NETEV_EBADF if not tracked. */
 int netev_forget(netev_loop *loop, netev_socket s);
 
+/* The events recorded for s that the next netev_wait will report (bits of
+ * its mask), or NETEV_EINVAL (NULL loop) / NETEV_EBADF (s not tracked).  No
+ * system call: it tells what the loop knows, not what the kernel has yet to
+ * say.  Its use: right after netev_accept, ACCEPT here means another
+ * connection is queued (the call checks), so a server can accept a burst
+ * without a netev_wait per connection and without a last accept that fails. */
+int netev_recorded(netev_loop *loop, netev_socket s);
+
 /* Waits until at least one selected event is ready, the timeout expires
  * (timeout_ms = -1: forever, 0: just check) or netev_wakeup() is called.
  * Fills up to max records, one per ready socket, all its bits merged; sockets

@@ -275,6 +275,16 @@ int netev_forget(netev_loop *loop, netev_socket s)
     return 0;
 }
 
+int netev_recorded(netev_loop *loop, netev_socket s)
+{
+    if (!loop)
+        return NETEV_EINVAL;
+    const netev__sock *sk = netev__lookup(loop, s);
+    if (!sk)
+        return NETEV_EBADF;
+    return sk->pending & sk->mask;
+}
+
 int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
 {
     if (!loop || !out || max <= 0)

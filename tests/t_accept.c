@@ -265,6 +265,38 @@ TEST(burst_accepted_one_per_report)
     netev_loop_free(loop);
 }
 
+/* netev_recorded after each accept of a queued burst: ACCEPT while another
+ * connection waits, nothing after the last, and no ACCEPT reported later. */
+TEST(recorded_tells_when_the_queue_is_empty)
+{
+    enum { N = 5 };
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    netev_socket cs[N];
+    for (int i = 0; i < N; i++)
+        cs[i] = util_connect(port);
+    CHECK_EQ(netev_recorded(loop, l), NETEV_EBADF); /* not tracked yet */
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK_EQ(netev_recorded(loop, l), 0); /* just reported */
+    for (int i = 0; i < N; i++) {
+        accept_one(loop, l);
+        CHECK_EQ(netev_recorded(loop, l), i < N - 1 ? NETEV_ACCEPT : 0);
+    }
+    EXPECT_NONE(loop);
+    netev_socket late = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    accept_one(loop, l);
+    CHECK_EQ(netev_recorded(loop, l), 0);
+    CHECK_EQ(netev_recorded(0, l), NETEV_EINVAL);
+    util_close(late);
+    for (int i = 0; i < N; i++)
+        util_close(cs[i]);
+    util_close(l);
+    netev_loop_free(loop);
+}
+
 TEST(accept_bad_calls)
 {
     netev_loop *loop = util_loop();
@@ -289,4 +321,4 @@ RUN_TESTS(CASE(a1_a2_reported_once), CASE(a3_a4_reselect_does_not_rereport), CAS
           CASE(a8_queued_before_select), CASE(a10_recorded_while_unselected),
           CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(a13_reset_before_accept), CASE(accept_select),
           CASE(accept_select_reset_before_accept), CASE(burst_accepted_one_per_report),
-          CASE(accept_bad_calls))
+          CASE(recorded_tells_when_the_queue_is_empty), CASE(accept_bad_calls))
