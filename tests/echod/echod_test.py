@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -146,6 +147,55 @@ def test_over_64_clients():
     for s in socks:
         echo_ok(s, b"x" * 1000)
         s.close()
+    d.stop()
+
+
+def test_accept_burst():
+    """Connections that queue up together are accepted together: 500 clients
+    connect while echod is stopped (SIGSTOP); once it continues, every one is
+    echoed, and strace shows far fewer waits than connections (one accept per
+    wait would need 500; on the poll backend each wait scans every socket)."""
+    import shutil
+    strace = shutil.which("strace")
+    check(strace is not None, "strace is needed (sh scripts/deps.sh test installs it)")
+    n = 500
+    d = Echod()
+    log = tempfile.NamedTemporaryFile(prefix="echod-strace-", suffix=".txt", delete=False)
+    log.close()
+    tracer = None
+    socks = []
+    try:
+        os.kill(d.pid, signal.SIGSTOP)
+        for i in range(n):
+            s = socket.create_connection(("127.0.0.1", d.port), timeout=10 * CFG.slow)
+            s.sendall(b"burst %d" % i)
+            socks.append(s)
+        tracer = subprocess.Popen([strace, "-f", "-qq", "-e", "trace=epoll_wait,epoll_pwait,poll,ppoll,accept4,accept",
+                                   "-o", log.name, "-p", str(d.pid)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        end = deadline(10)
+        while not re.search(r"TracerPid:\s+%d\b" % tracer.pid, open("/proc/%d/status" % d.pid).read()):
+            if time.monotonic() > end or tracer.poll() is not None:
+                raise Failure("strace did not attach to echod")
+            time.sleep(0.02)
+        os.kill(d.pid, signal.SIGCONT)
+        for i, s in enumerate(socks):
+            want = b"burst %d" % i
+            check(recv_exact(s, len(want)) == want, "client %d got a wrong echo" % i)
+    finally:
+        if tracer:
+            tracer.send_signal(signal.SIGINT)
+            tracer.wait(10)
+        for s in socks:
+            s.close()
+        os.kill(d.pid, signal.SIGCONT)
+    text = open(log.name).read()
+    os.unlink(log.name)
+    accepts = len(re.findall(r"accept4?\([^\n]*\) = \d+", text))
+    waits = len(re.findall(r"epoll_p?wait\(", text)) + len(re.findall(r"p?poll\(\[[^\n]*\], ([2-9]|\d\d+),", text))
+    check(accepts == n, "strace saw %d accepts, not %d" % (accepts, n))
+    check(waits <= n // 10, "%d waits for %d connections: not accepted in bursts" % (waits, n))
+    print("  %d connections accepted in %d waits" % (n, waits))
     d.stop()
 
 
