@@ -6,8 +6,8 @@
  * Winsock layer (netev/winsock.h, link netev_winsock).
  *
  * What differs from the seed, each marked "(added)" below:
- *  - its TODOs are done: a session is removed (socket closed, event closed)
- *    on FD_CLOSE and when recv or send fails;
+ *  - the steps it left unfinished are done: a session is removed (socket
+ *    closed, event closed) on FD_CLOSE and when recv or send fails;
  *  - WSAEWOULDBLOCK is handled: it is never stored as a length;
  *  - past 63 clients (64 events per wait, one is the listener's) a new client
  *    is accepted and closed at once ("Client Refused"), instead of growing
@@ -58,7 +58,7 @@ static WSAEVENT wsaEvents[WSA_MAXIMUM_WAIT_EVENTS];
 static Session sessions[WSA_MAXIMUM_WAIT_EVENTS];
 static int32 eventCount = 0;
 
-// (added) the seed's "TODO : Remove Session": close it, forget its event.
+// (added) the seed left "Remove Session" unfinished: close it, forget its event.
 static void RemoveSession(int32 index)
 {
 	closesocket(sessions[index].socket);
@@ -192,7 +192,7 @@ int main(int argc, char** argv)
 					int32 recvLen = recv(s->socket, s->recvBuffer, BUFSIZE, 0);
 					if (recvLen == SOCKET_ERROR && WSAGetLastError() != WSAEWOULDBLOCK)
 					{
-						RemoveSession((int32)index); // (added) was "TODO : Remove Session"
+						RemoveSession((int32)index); // (added) the seed's unfinished "Remove Session"
 						removed = true;
 						break;
 					}
@@ -216,7 +216,7 @@ int main(int argc, char** argv)
 					int32 sendLen = send(s->socket, &s->recvBuffer[s->sendBytes], s->recvBytes - s->sendBytes, 0);
 					if (sendLen == SOCKET_ERROR && WSAGetLastError() != WSAEWOULDBLOCK)
 					{
-						RemoveSession((int32)index); // (added) was "TODO : Remove Session"
+						RemoveSession((int32)index); // (added) the seed's unfinished "Remove Session"
 						removed = true;
 						break;
 					}
@@ -242,7 +242,7 @@ int main(int argc, char** argv)
 		// FD_CLOSE
 		if (networkEvents.lNetworkEvents & FD_CLOSE)
 		{
-			if (index != 0) // (added) was "TODO : Remove Socket"; never the listener
+			if (index != 0) // (added) the seed's unfinished "Remove Socket"; never the listener
 				RemoveSession((int32)index);
 		}
 	}

@@ -35,7 +35,7 @@ if [ -n "$NETEV_WINE_EXEC" ]; then
     "$wine" cmd.exe /c exit </dev/null >/dev/null 2>&1 || true
     exec "$wine" "$@"
 fi
-out=$(mktemp "$prefix.out.XXXXXX")
+out=$(mktemp -p "$(dirname "$prefix")")
 status=0
 "$wine" "$@" </dev/null >"$out" 2>&1 || status=$?
 cat "$out"
