@@ -826,8 +826,11 @@ Latest run: {meta['date']}, `make bench`
   descriptor per connection: where its hard limit is below N, N is lowered to what fits (noted below).
 - Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
-- Reproduce: `make bench` (full: 20 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
+- Reproduce: `make bench` (full: about 15 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
   written here). `python3 bench/run_bench.py --help` for subsets.
+- Closer comparisons of a few servers: `python3 bench/alternate.py --conns N --rounds 15` keeps one
+  instance of each running and alternates 1-second runs between them; it gives the medians of the
+  per-round ratios, which the host's slow spells hardly move.
 
 ## Results
 
