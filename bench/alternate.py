@@ -13,48 +13,21 @@ the same spell most of the time, so the median of the per-round ratios
 server is pinned to CPU 0, echobench to CPU 1, as in make bench.
 """
 import argparse
-import json
 import os
-import socket
+import shutil
 import statistics
-import subprocess
 import sys
-import time
+import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def server_argv(build, name, port):
-    p = str(port)
-    if name.startswith("echod-"):
-        return [os.path.join(build, "apps", "echod"), "--bind", "127.0.0.1", "--port", p,
-                "--backend", name[len("echod-"):], "--max-conns", "1000000", "-q"]
-    exe = {"libuv": "peer_uv", "libevent": "peer_event", "libev": "peer_ev", "epoll": "peer_epoll",
-           "select": "peer_select"}[name]
-    return [os.path.join(build, "bench", exe), "-b", "127.0.0.1", "-p", p]
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run_bench import ROOT, Running, find_servers, run_echobench  # noqa: E402
 
 
-def start(argv, port):
-    proc = subprocess.Popen(["taskset", "-c", "0"] + argv, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    end = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > end:
-                proc.kill()
-                sys.exit(f"alternate: {argv[0]} did not start listening on port {port}")
-            time.sleep(0.02)
-
-
-def run(build, port, pid, a):
-    argv = ["taskset", "-c", "1", os.path.join(build, "apps", "echobench"), "-p", str(port), "-c", str(a.conns),
-            "-s", str(a.size), "-d", "1", "-t", str(a.seconds), "--json", "-q", "--server-pid", str(pid)]
-    p = subprocess.run(argv, stdout=subprocess.PIPE, universal_newlines=True, timeout=a.seconds + 120)
-    rep = json.loads(p.stdout)
-    if p.returncode != 0 or rep["errors"]["total"]:
-        sys.exit(f"alternate: echobench failed against port {port}: {rep['errors']}")
+def run(a, srv):
+    rep = run_echobench(a, srv.port, ["-c", a.conns, "-s", a.size, "-d", 1, "-t", a.seconds,
+                                      "--server-pid", srv.pid], timeout=a.seconds + 120)
+    if rep["errors"]["total"]:
+        sys.exit(f"alternate: echobench saw errors against port {srv.port}: {rep['errors']}")
     return rep["server_cpu_us_per_msg"], rep["msgs_per_s"]
 
 
@@ -66,27 +39,31 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=20)
-    ap.add_argument("--port", type=int, default=17900)
     a = ap.parse_args()
+    a.echobench = os.path.join(a.build, "apps", "echobench")
+    a.client_cpu = 1  # as in make bench: the server on CPU 0, echobench on CPU 1
     names = a.servers.split(",")
-    procs = {}
+    known = {s.name: s for s in find_servers(a.build, os.path.join(a.build, "apps", "echod"), False)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        sys.exit(f"alternate: unknown server(s) {', '.join(unknown)} (known: {', '.join(known)})")
+    logdir = tempfile.mkdtemp(prefix="alternate-")
+    running = {}
     try:
-        for i, n in enumerate(names):
-            port = a.port + i
-            procs[n] = (start(server_argv(a.build, n, port), port), port)
+        for n in names:
+            running[n] = Running(known[n], 0, logdir)
         cpu = {n: [] for n in names}
         thr = {n: [] for n in names}
         for r in range(a.rounds):
             k = r % len(names)  # a rotating order: no server always runs first
             for n in names[k:] + names[:k]:
-                proc, port = procs[n]
-                c, t = run(a.build, port, proc.pid, a)
+                c, t = run(a, running[n])
                 cpu[n].append(c)
                 thr[n].append(t)
     finally:
-        for proc, _ in procs.values():
-            proc.terminate()
-            proc.wait()
+        for srv in running.values():
+            srv.stop()
+        shutil.rmtree(logdir, ignore_errors=True)
     print(f"{a.rounds} rounds of {a.seconds:g} s, {a.conns} connections, {a.size} B, depth 1")
     print(f"{'server':12s} {'CPU us/msg median':>18s} {'msgs/s median':>14s}")
     for n in names:

@@ -720,8 +720,8 @@ def main():
         micro = subprocess.run([exe], stdout=subprocess.PIPE, universal_newlines=True, check=True).stdout
         log(micro)
     elapsed = time.monotonic() - t0
-    meta = {"elapsed": elapsed, "micro": micro, "note": args.note, "quick": args.quick, "reps": args.reps, "other_reps": args.other_reps,
-            "duration": args.duration, "retries": args.retries, "quiet": args.quiet,
+    meta = {"elapsed": elapsed, "micro": micro, "note": args.note, "quick": args.quick, "reps": args.reps,
+            "other_reps": args.other_reps, "duration": args.duration, "retries": args.retries, "quiet": args.quiet,
             "client_cpu": args.client_cpu, "client_threads": args.client_threads,
             "connrate_conns": args.connrate_conns, "per_process": args.per_process,
             "echod_standin": args.echod_standin, "machine": info,
