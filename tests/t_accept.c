@@ -12,6 +12,27 @@ static void accept_one(netev_loop *loop, netev_socket l)
     CHECK_OK(netev_close(loop, c));
 }
 
+/* A client that connects, is reported, and resets while still queued. */
+static void reset_while_queued(netev_loop *loop, netev_socket l, int port)
+{
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    util_rst(c);
+    util_sleep_ms(50);
+}
+
+static void connect_clients(int port, netev_socket *cs, int n)
+{
+    for (int i = 0; i < n; i++)
+        cs[i] = util_connect(port);
+}
+
+static void close_clients(netev_socket *cs, int n)
+{
+    for (int i = 0; i < n; i++)
+        util_close(cs[i]);
+}
+
 /* A1, A2: nothing until a client connects; then ACCEPT once. */
 TEST(a1_a2_reported_once)
 {
@@ -172,10 +193,7 @@ TEST(a13_reset_before_accept)
     int port;
     netev_socket l = util_listener(&port);
     CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
-    netev_socket c = util_connect(port);
-    EXPECT(loop, l, NETEV_ACCEPT);
-    util_rst(c);
-    util_sleep_ms(50);
+    reset_while_queued(loop, l, port);
     netev_socket a;
     CHECK_OK(netev_accept(loop, l, &a, 0, 0));
     CHECK_OK(netev_select(loop, a, NETEV_ALL, 0));
@@ -228,10 +246,7 @@ TEST(accept_select_reset_before_accept)
     int port;
     netev_socket l = util_listener(&port);
     CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
-    netev_socket c = util_connect(port);
-    EXPECT(loop, l, NETEV_ACCEPT);
-    util_rst(c);
-    util_sleep_ms(50);
+    reset_while_queued(loop, l, port);
     netev_socket a;
     CHECK_OK(netev_accept_select(loop, l, NETEV_ALL, 0, &a, 0, 0));
     netev_event e = EXPECT(loop, a, NETEV_WRITE | NETEV_CLOSE); /* Windows' F8: WRITE and the reset */
@@ -251,16 +266,14 @@ TEST(burst_accepted_one_per_report)
     int port;
     netev_socket l = util_listener(&port);
     netev_socket cs[N];
-    for (int i = 0; i < N; i++)
-        cs[i] = util_connect(port);
+    connect_clients(port, cs, N);
     CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
     for (int i = 0; i < N; i++) {
         EXPECT(loop, l, NETEV_ACCEPT);
         accept_one(loop, l);
     }
     EXPECT_NONE(loop);
-    for (int i = 0; i < N; i++)
-        util_close(cs[i]);
+    close_clients(cs, N);
     util_close(l);
     netev_loop_free(loop);
 }
@@ -274,8 +287,7 @@ TEST(recorded_tells_when_the_queue_is_empty)
     int port;
     netev_socket l = util_listener(&port);
     netev_socket cs[N];
-    for (int i = 0; i < N; i++)
-        cs[i] = util_connect(port);
+    connect_clients(port, cs, N);
     CHECK_EQ(netev_recorded(loop, l), NETEV_EBADF); /* not tracked yet */
     CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
     EXPECT(loop, l, NETEV_ACCEPT);
@@ -291,8 +303,7 @@ TEST(recorded_tells_when_the_queue_is_empty)
     CHECK_EQ(netev_recorded(loop, l), 0);
     CHECK_EQ(netev_recorded(0, l), NETEV_EINVAL);
     util_close(late);
-    for (int i = 0; i < N; i++)
-        util_close(cs[i]);
+    close_clients(cs, N);
     util_close(l);
     netev_loop_free(loop);
 }

@@ -12,6 +12,7 @@ import random
 import re
 import selectors
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,7 +156,6 @@ def test_accept_burst():
     connect while echod is stopped (SIGSTOP); once it continues, every one is
     echoed, and strace shows far fewer waits than connections (one accept per
     wait would need 500; on the poll backend each wait scans every socket)."""
-    import shutil
     strace = shutil.which("strace")
     check(strace is not None, "strace is needed (sh scripts/deps.sh test installs it)")
     n = 500
