@@ -271,6 +271,17 @@ void ws_check_events(SOCKET s, WSAEVENT ev, long expected, int err_bit, int err,
     }
 }
 
+void ws_check_reselect_silent(SOCKET s, WSAEVENT ev, long mask, const char *file, int line)
+{
+    const long masks[] = {mask, 0, mask};
+    for (int i = 0; i < 3; i++) {
+        if (WSAEventSelect(s, ev, masks[i]) != 0)
+            check_fail(file, line, "WSAEventSelect(%s) failed: %d", ws_events_str(masks[i]), WSAGetLastError());
+        if (masks[i])
+            ws_check_events(s, ev, 0, -1, 0, file, line);
+    }
+}
+
 struct ws_thread {
     void (*fn)(void *);
     void *arg;
