@@ -28,6 +28,18 @@ static int map_errno(int e)
     }
 }
 
+static int set_reuseport(netev_socket s)
+{
+#ifdef SO_REUSEPORT
+    int one = 1;
+    return setsockopt(s, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+#else
+    (void)s;
+    errno = EAFNOSUPPORT; /* reported as NETEV_EAFNOSUPPORT: the system cannot share a port */
+    return -1;
+#endif
+}
+
 /* A numeric IPv4 or IPv6 address (brackets allowed around IPv6) and a port. */
 static int parse_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -59,7 +71,7 @@ static int parse_address(const char *addr, int port, struct sockaddr_storage *ss
     return NETEV_EINVAL;
 }
 
-int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out)
+static int listener_open(netev_loop *loop, const char *addr, int port, int shared, void *udata, netev_socket *out)
 {
     if (!loop || !out || port < 0 || port > 65535)
         return NETEV_EINVAL;
@@ -74,7 +86,7 @@ int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udat
         return map_errno(errno);
     int one = 1;
     if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, SOMAXCONN) < 0) {
+        (shared && set_reuseport(s) < 0) || bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, SOMAXCONN) < 0) {
         err = map_errno(errno);
         close(s);
         return err;
@@ -85,6 +97,16 @@ int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udat
     }
     *out = s;
     return 0;
+}
+
+int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out)
+{
+    return listener_open(loop, addr, port, 0, udata, out);
+}
+
+int netev_listener_open_shared(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out)
+{
+    return listener_open(loop, addr, port, 1, udata, out);
 }
 
 int netev_listener_port(netev_socket listener)

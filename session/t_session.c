@@ -308,6 +308,66 @@ TEST(listener_addresses)
     netev_loop_free(loop);
 }
 
+/* Accepts from whichever of the two shared listeners has a connection
+ * queued, until want are in; returns how many the first one took. */
+static int accept_shared(netev_loop *loop[2], netev_socket l[2], int want)
+{
+    int taken[2] = {0, 0}, total = 0;
+    long long deadline = util_now_us() + 5000000LL * util_slow();
+    while (total < want) {
+        CHECK(util_now_us() < deadline);
+        for (int k = 0; k < 2; k++) {
+            netev_event ev[4];
+            int n = netev_wait(loop[k], ev, 4, 10);
+            CHECK(n >= 0);
+            for (int i = 0; i < n; i++) {
+                CHECK(ev[i].sock == l[k] && (ev[i].events & NETEV_ACCEPT));
+                netev_socket s;
+                while (netev_accept(loop[k], l[k], &s, 0, 0) == 0) {
+                    util_close(s);
+                    taken[k]++;
+                    total++;
+                }
+            }
+        }
+    }
+    CHECK_EQ(total, want);
+    return taken[0];
+}
+
+TEST(listener_shared)
+{
+    netev_loop *loop[2] = {util_loop(), util_loop()};
+    netev_socket l[2], plain;
+    CHECK_EQ(netev_listener_open_shared(loop[0], "localhost", 0, 0, &l[0]), NETEV_EINVAL);
+    CHECK_EQ(l[0], NETEV_INVALID_SOCKET);
+    CHECK_OK(netev_listener_open_shared(loop[0], "127.0.0.1", 0, 0, &l[0]));
+    int port = netev_listener_port(l[0]);
+    CHECK(port > 0);
+    CHECK_OK(netev_listener_open_shared(loop[1], "127.0.0.1", port, 0, &l[1]));
+    /* A listener that does not share cannot join, nor take the port. */
+    CHECK_EQ(netev_listener_open(loop[1], "127.0.0.1", port, 0, &plain), NETEV_EADDRINUSE);
+    /* The kernel spreads connections by a hash of the client's port: with
+     * 64 clients, both listeners get some (all on one: odds 2 in 2^64). */
+    enum { CLIENTS = 64 };
+    netev_socket c[CLIENTS];
+    for (int i = 0; i < CLIENTS; i++)
+        c[i] = util_connect(port);
+    int first = accept_shared(loop, l, CLIENTS);
+    CHECK(first > 0 && first < CLIENTS);
+    for (int i = 0; i < CLIENTS; i++)
+        util_close(c[i]);
+    CHECK_OK(netev_close(loop[0], l[0]));
+    CHECK_OK(netev_close(loop[1], l[1]));
+    /* A port held by a listener that does not share cannot be shared. */
+    CHECK_OK(netev_listener_open(loop[0], "127.0.0.1", 0, 0, &plain));
+    CHECK_EQ(netev_listener_open_shared(loop[1], "127.0.0.1", netev_listener_port(plain), 0, &l[1]),
+             NETEV_EADDRINUSE);
+    CHECK_OK(netev_close(loop[0], plain));
+    netev_loop_free(loop[0]);
+    netev_loop_free(loop[1]);
+}
+
 RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(back_pressure_bounds_the_backlog),
           CASE(fin_after_backlog), CASE(reset_ends_at_once), CASE(free_closes_sessions_and_bad_calls),
-          CASE(listener_addresses))
+          CASE(listener_addresses), CASE(listener_shared))

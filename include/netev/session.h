@@ -55,6 +55,13 @@ typedef struct netev_sessions netev_sessions;
  * that is not a numeric IPv4/IPv6 address or a port outside 0..65535, or the
  * socket/bind/listen error (NETEV_EADDRINUSE, NETEV_EADDRNOTAVAIL, ...). */
 int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out);
+/* As netev_listener_open, and with SO_REUSEPORT: listeners opened this way
+ * by the same user, one per process or thread (each on its own loop), share
+ * addr:port, and the kernel spreads new connections among them by a hash of
+ * the client's address and port.  Port 0: the first gets a free port, the
+ * others pass that port.  NETEV_EAFNOSUPPORT where the system has no
+ * SO_REUSEPORT; NETEV_EADDRINUSE if a listener that is not shared holds the port. */
+int netev_listener_open_shared(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out);
 /* The local port of a bound socket (what port 0 became), or a NETEV_E* code. */
 int netev_listener_port(netev_socket listener);
 
