@@ -31,7 +31,7 @@ typedef struct echod {
     netev_sessions *tab;
     netev_socket listener;
     int out_of_fds; /* accept ran out of descriptors: said once, until one succeeds */
-    uint64_t accepted, rejected, bytes_in, bytes_out;
+    echod_totals t;
 } echod;
 
 /* ---- signals ----
@@ -63,6 +63,13 @@ static void catch_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, 0);
     sigaction(SIGTERM, &sa, 0);
+    /* A worker starts with them blocked (echod_workers.c): one sent before
+     * this point is pending, and is caught now. */
+    sigset_t stops;
+    sigemptyset(&stops);
+    sigaddset(&stops, SIGINT);
+    sigaddset(&stops, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &stops, 0);
     /* netev_send never raises SIGPIPE (MSG_NOSIGNAL), but --trace output to a
      * pipe whose reader went away (echod --trace | head) would: a write error
      * on stdout must not kill the server. */
@@ -130,7 +137,7 @@ static int accept_one(echod *d)
             return 0;
         }
         netev_close(d->loop, s);
-        d->rejected++;
+        d->t.rejected++;
         if (d->opt.verbose) {
             char text[64];
             printf("echod: rejected %s: --max-conns %zu reached\n", peer_text(&peer, text, sizeof text),
@@ -144,7 +151,7 @@ static int accept_one(echod *d)
         return 0;
     }
     d->out_of_fds = 0;
-    d->accepted++;
+    d->t.accepted++;
     if (d->opt.trace)
         printf("Client Connected\n");
     if (d->opt.verbose) {
@@ -177,12 +184,12 @@ static void serve_session(echod *d, netev_event *ev, char *buf)
 {
     ptrdiff_t r = netev_session_ready(d->tab, ev);
     if (r > 0) {
-        d->bytes_out += (uint64_t)r;
+        d->t.bytes_out += (uint64_t)r;
         if (d->opt.trace)
             printf("Send Data = %td\n", r);
     }
     while (r >= 0 && (r = netev_session_recv(d->tab, ev, buf, RECV_BUF)) > 0) {
-        d->bytes_in += (uint64_t)r;
+        d->t.bytes_in += (uint64_t)r;
         if (d->opt.trace)
             printf("Recv Data = %td\n", r);
         ptrdiff_t sent = netev_session_send(d->tab, ev->sock, buf, (size_t)r);
@@ -190,7 +197,7 @@ static void serve_session(echod *d, netev_event *ev, char *buf)
             r = sent;
             break;
         }
-        d->bytes_out += (uint64_t)sent;
+        d->t.bytes_out += (uint64_t)sent;
         if (d->opt.trace)
             printf("Send Data = %td\n", sent);
     }
@@ -236,14 +243,7 @@ static void raise_fd_limit(void)
     }
 }
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
-static int start(echod *d)
+static int start(echod *d, int port, int shared)
 {
     d->loop = netev_loop_new(d->opt.backend);
     if (!d->loop) {
@@ -251,15 +251,15 @@ static int start(echod *d)
                 d->opt.backend ? d->opt.backend : "default", strerror(errno));
         return 1;
     }
-    int err = netev_listener_open(d->loop, d->opt.bind, d->opt.port, 0, &d->listener);
+    int err = shared ? netev_listener_open_shared(d->loop, d->opt.bind, port, 0, &d->listener)
+                     : netev_listener_open(d->loop, d->opt.bind, port, 0, &d->listener);
     if (err == NETEV_EINVAL) {
         fprintf(stderr, "echod: cannot listen on %s port %d: not a numeric IPv4 or IPv6 address\n",
-                d->opt.bind, d->opt.port);
+                d->opt.bind, port);
         return 1;
     }
     if (err) {
-        fprintf(stderr, "echod: cannot listen on %s port %d: %s\n", d->opt.bind, d->opt.port,
-                netev_strerror(err));
+        fprintf(stderr, "echod: cannot listen on %s port %d: %s\n", d->opt.bind, port, netev_strerror(err));
         return 1;
     }
     d->tab = netev_sessions_new(d->loop, d->opt.max_pending);
@@ -278,34 +278,74 @@ static void stop(echod *d)
     netev_loop_free(d->loop);
 }
 
-int main(int argc, char **argv)
+int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn *listening, void *arg,
+                echod_totals *t, int *stopped_by)
 {
     echod d;
     memset(&d, 0, sizeof d);
+    d.opt = *o;
     d.listener = NETEV_INVALID_SOCKET;
-    int status = echod_parse_options(argc, argv, &d.opt);
-    if (status >= 0)
-        return status;
     raise_fd_limit();
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((status = start(&d)) == 0) {
+    int status = start(&d, port, shared);
+    if (status == 0) {
         signal_loop = d.loop;
         catch_signals();
-        if (!d.opt.quiet) {
-            printf("echod: listening on %s port %d (backend %s, pid %ld)\n", d.opt.bind,
-                   netev_listener_port(d.listener), netev_loop_backend(d.loop), (long)getpid());
-            fflush(stdout);
-        }
+        listening(arg, netev_listener_port(d.listener), netev_loop_backend(d.loop));
         status = serve(&d);
-        if (!d.opt.quiet) {
-            const char *why = stop_signal == SIGINT ? "SIGINT" : stop_signal == SIGTERM ? "SIGTERM" : "error";
-            printf("echod: stopped by %s after %.3f s: %" PRIu64 " connections, %" PRIu64
-                   " rejected, %" PRIu64 " bytes in, %" PRIu64 " bytes out\n",
-                   why, seconds_since(&t0), d.accepted, d.rejected, d.bytes_in, d.bytes_out);
-        }
     }
     signal_loop = 0;
     stop(&d);
+    *t = d.t;
+    *stopped_by = stop_signal;
+    return status;
+}
+
+typedef struct single {
+    const echod_options *opt;
+    int listened;
+} single;
+
+static void print_listening(void *arg, int port, const char *backend)
+{
+    single *one = arg;
+    one->listened = 1;
+    if (!one->opt->quiet) {
+        printf("echod: listening on %s port %d (backend %s, pid %ld)\n", one->opt->bind, port, backend,
+               (long)getpid());
+        fflush(stdout);
+    }
+}
+
+double echod_seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+void echod_print_stopped(int sig, double seconds, const echod_totals *t)
+{
+    const char *why = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "error";
+    printf("echod: stopped by %s after %.3f s: %" PRIu64 " connections, %" PRIu64 " rejected, %" PRIu64
+           " bytes in, %" PRIu64 " bytes out\n",
+           why, seconds, t->accepted, t->rejected, t->bytes_in, t->bytes_out);
+}
+
+int main(int argc, char **argv)
+{
+    echod_options opt;
+    int status = echod_parse_options(argc, argv, &opt);
+    if (status >= 0)
+        return status;
+    if (opt.workers > 1)
+        return echod_workers(&opt);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    single one = {&opt, 0};
+    echod_totals t;
+    int sig;
+    status = echod_serve(&opt, opt.port, 0, print_listening, &one, &t, &sig);
+    if (one.listened && !opt.quiet) /* else it could not listen, and said why */
+        echod_print_stopped(sig, echod_seconds_since(&t0), &t);
     return status;
 }

@@ -3,8 +3,13 @@
 #define ECHOD_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "netev.h"
+
+#define ECHOD_MAX_WORKERS 256
+#define ECHOD_MAX_WORKERS_TEXT "256"
 
 typedef struct echod_options {
     int port;
@@ -12,10 +17,34 @@ typedef struct echod_options {
     const char *backend; /* NULL: netev's default ($NETEV_BACKEND, else epoll on Linux) */
     size_t max_conns;    /* 0 = no limit */
     size_t max_pending;
+    int workers;         /* processes sharing the port (SO_REUSEPORT); 1 = this one only */
     int verbose, trace, quiet;
 } echod_options;
 
+typedef struct echod_totals {
+    uint64_t accepted, rejected, bytes_in, bytes_out;
+} echod_totals;
+
 /* Returns -1 to go on, else the exit status (0 after --help/--version, 2 for a bad command line). */
 int echod_parse_options(int argc, char **argv, echod_options *o);
+
+/* Called once the listener is open: its port (what port 0 became) and the backend. */
+typedef void echod_listening_fn(void *arg, int port, const char *backend);
+
+/* One server loop (echod.c): opens the listener on port (shared: with
+ * SO_REUSEPORT, for workers), calls listening(), serves until SIGINT or
+ * SIGTERM.  Fills *t and *stopped_by (the signal, 0 if it stopped on an
+ * error).  Returns the exit status: 0 when stopped by a signal, 1 if it
+ * could not listen or run (the reason is on stderr). */
+int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn *listening, void *arg,
+                echod_totals *t, int *stopped_by);
+
+/* --workers N (echod_workers.c): N processes each run echod_serve on one
+ * shared port; this one starts them, forwards SIGINT/SIGTERM, and prints
+ * the start line and the summed summary.  Returns the exit status. */
+int echod_workers(const echod_options *o);
+
+double echod_seconds_since(const struct timespec *t0);
+void echod_print_stopped(int sig, double seconds, const echod_totals *t);
 
 #endif

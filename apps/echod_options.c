@@ -9,7 +9,7 @@
 
 static void usage(FILE *f)
 {
-    fputs("Usage: echod [OPTION]...\n"
+    fprintf(f, "Usage: echod [OPTION]...\n"
           "TCP echo server on the netev event-select core: echoes every byte back, in order.\n"
           "\n"
           "  -p, --port N           port to listen on (default 7777; 0 = any free port, printed)\n"
@@ -17,6 +17,10 @@ static void usage(FILE *f)
           "      --backend NAME     event backend: epoll or poll (default: epoll on Linux)\n"
           "      --max-conns N      sessions at most; beyond it connections are accepted and\n"
           "                         closed at once, and counted (default 0 = no limit)\n"
+          "      --workers N        N processes serve the port, each with its own loop and\n"
+          "                         listener (SO_REUSEPORT; the kernel spreads clients by\n"
+          "                         their address and port); --max-conns counts per worker\n"
+          "                         (default 1, at most %d)\n"
           "      --max-pending BYTES  unsent bytes per session before it stops reading\n"
           "                         (suffix k, m, g: KiB, MiB, GiB; default 1m)\n"
           "  -v, --verbose          one line per connect and disconnect\n"
@@ -27,8 +31,9 @@ static void usage(FILE *f)
           "      --version          show the version and exit\n"
           "\n"
           "SIGINT or SIGTERM stops it with a one-line summary.  Exit status: 0 when stopped\n"
-          "by a signal, 1 if it cannot listen or run, 2 for a bad command line.\n",
-          f);
+          "by a signal, 1 if it cannot listen or run (or a worker died), 2 for a bad\n"
+          "command line.\n",
+          ECHOD_MAX_WORKERS);
 }
 
 /* A decimal number in [min, max], with an optional k/m/g (x1024) suffix if allowed. */
@@ -69,13 +74,14 @@ static int bad_value(const char *option, const char *value, const char *want)
 
 int echod_parse_options(int argc, char **argv, echod_options *o)
 {
-    enum { OPT_BACKEND = 256, OPT_MAX_CONNS, OPT_MAX_PENDING, OPT_TRACE, OPT_VERSION };
+    enum { OPT_BACKEND = 256, OPT_MAX_CONNS, OPT_MAX_PENDING, OPT_TRACE, OPT_VERSION, OPT_WORKERS };
     static const struct option longopts[] = {
         {"port", required_argument, 0, 'p'},
         {"bind", required_argument, 0, 'b'},
         {"backend", required_argument, 0, OPT_BACKEND},
         {"max-conns", required_argument, 0, OPT_MAX_CONNS},
         {"max-pending", required_argument, 0, OPT_MAX_PENDING},
+        {"workers", required_argument, 0, OPT_WORKERS},
         {"verbose", no_argument, 0, 'v'},
         {"trace", no_argument, 0, OPT_TRACE},
         {"quiet", no_argument, 0, 'q'},
@@ -87,6 +93,7 @@ int echod_parse_options(int argc, char **argv, echod_options *o)
     o->port = 7777;
     o->bind = "0.0.0.0";
     o->max_pending = 1u << 20;
+    o->workers = 1;
     unsigned long long v;
     int c;
     opterr = 0;
@@ -114,6 +121,11 @@ int echod_parse_options(int argc, char **argv, echod_options *o)
             if (parse_number(optarg, 1, 1, (unsigned long long)1 << 40, &v))
                 return bad_value("--max-pending", optarg, "a byte count >= 1, suffix k, m or g allowed");
             o->max_pending = (size_t)v;
+            break;
+        case OPT_WORKERS:
+            if (parse_number(optarg, 0, 1, ECHOD_MAX_WORKERS, &v))
+                return bad_value("--workers", optarg, "a count from 1 to " ECHOD_MAX_WORKERS_TEXT);
+            o->workers = (int)v;
             break;
         case 'v':
             o->verbose = 1;

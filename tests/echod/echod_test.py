@@ -473,15 +473,17 @@ def test_bad_options():
     for argv, word in ((["--port", "abc"], "--port"), (["--port", "70000"], "--port"), (["-p", "-1"], "-p"),
                        (["--backend", "kqueue"], "--backend"), (["--max-pending", "0"], "--max-pending"),
                        (["--max-pending", "12q"], "--max-pending"), (["--max-conns", "x"], "--max-conns"),
-                       (["--nope"], "--nope"), (["-x"], "-x"), (["extra"], "extra"), (["--port"], "--port")):
+                       (["--nope"], "--nope"), (["-x"], "-x"), (["extra"], "extra"), (["--port"], "--port"),
+                       (["--workers", "0"], "--workers"), (["--workers", "257"], "--workers"),
+                       (["--workers", "two"], "--workers")):
         code, out, err = run_once(argv)
         check(code == 2, "%s: exit status %d, expected 2" % (argv, code))
         check(out == "", "%s: printed on stdout: %r" % (argv, out))
         check(word in err, "%s: error does not name %s: %r" % (argv, word, err))
     code, out, err = run_once(["--help"])
     check(code == 0 and err == "", "--help: status %d, stderr %r" % (code, err))
-    for opt in ("--port", "--bind", "--backend", "--max-conns", "--max-pending", "--verbose", "--trace",
-                "--quiet", "--help", "--version"):
+    for opt in ("--port", "--bind", "--backend", "--max-conns", "--max-pending", "--workers", "--verbose",
+                "--trace", "--quiet", "--help", "--version"):
         check(opt in out, "--help does not list %s" % opt)
     code, out, err = run_once(["--version"])
     check(code == 0 and re.match(r"echod \(netev\) \d+\.\d+\.\d+\n$", out), "--version: %d %r" % (code, out))
@@ -493,12 +495,14 @@ def test_busy_port():
     holder.bind(("127.0.0.1", 0))
     holder.listen()
     port = holder.getsockname()[1]
-    for bind, word in (("127.0.0.1", "127.0.0.1 port %d" % port), ("300.1.2.3", "300.1.2.3"),
-                       ("localhost", "localhost"), ("192.0.2.1", "192.0.2.1")):
-        code, out, err = run_once(["-b", bind, "-p", str(port), "--backend", CFG.backend])
-        check(code == 1, "bind %s: exit status %d, expected 1" % (bind, code))
+    for bind, word, extra in (("127.0.0.1", "127.0.0.1 port %d" % port, []), ("300.1.2.3", "300.1.2.3", []),
+                              ("localhost", "localhost", []), ("192.0.2.1", "192.0.2.1", []),
+                              ("127.0.0.1", "127.0.0.1 port %d" % port, ["--workers", "3"])):
+        code, out, err = run_once(["-b", bind, "-p", str(port), "--backend", CFG.backend] + extra)
+        check(code == 1, "bind %s %s: exit status %d, expected 1" % (bind, extra, code))
         lines = err.splitlines()
-        check(len(lines) == 1 and word in lines[0], "bind %s: expected one line naming %r: %r" % (bind, word, err))
+        check(len(lines) == 1 and word in lines[0],
+              "bind %s %s: expected one line naming %r: %r" % (bind, extra, word, err))
         check(out == "", "bind %s: stdout %r" % (bind, out))
     holder.close()
 
@@ -520,6 +524,79 @@ def test_signals():
         a.settimeout(5 * CFG.slow)
         check(a.recv(10) == b"", "the open session was not closed")
         a.close()
+
+
+# ---- --workers ----
+
+def worker_sessions(pid):
+    """Client sessions a worker holds: its sockets but the listener."""
+    sockets = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            sockets += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("socket:")
+        except OSError:
+            pass  # closed while we looked
+    return sockets - 1
+
+
+def wait_gone(pids, seconds=10):
+    end = deadline(seconds)
+    while any(os.path.exists("/proc/%d" % p) for p in pids):
+        if time.monotonic() > end:
+            for p in pids:  # the test fails, and leaves nothing running
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            raise Failure("worker processes still running: %s" % pids)
+        time.sleep(0.02)
+
+
+def test_workers():
+    """--workers 3: three processes share the port and all get clients; every
+    byte echoed; one summary sums them; SIGTERM stops them all."""
+    d = Echod("--workers", "3")
+    check(re.search(r"pid %d, 3 workers\)" % d.pid, d.stdout()), "start line: %r" % d.stdout())
+    kids = d.children()
+    check(len(kids) == 3, "expected 3 worker processes, found %s" % kids)
+    clients = [d.connect() for _ in range(60)]
+    for i, c in enumerate(clients):
+        echo_ok(c, pattern(100 + i, seed=i))
+    held = [worker_sessions(k) for k in kids]
+    # The kernel hashes client ports: a worker with none of 60 clients has odds of about 1e-10.
+    check(sum(held) == 60 and min(held) > 0, "sessions per worker: %s (expected all 60, spread)" % held)
+    for c in clients:
+        c.close()
+    out = d.stop()
+    total = sum(100 + i for i in range(60))
+    lines = out.splitlines()
+    check(len(lines) == 2 and re.match(r"echod: stopped by SIGTERM after \d+\.\d+ s: 60 connections, 0 rejected, "
+                                       r"%d bytes in, %d bytes out$" % (total, total), lines[1]),
+          "expected a start line and one summed summary: %r" % out)
+    wait_gone(kids)
+
+
+def test_worker_dies():
+    """A worker killed stops the server: the others stop, one line says
+    which died, status 1.  The parent killed takes its workers along."""
+    d = Echod("--workers", "2")
+    kids = d.children()
+    check(len(kids) == 2, "expected 2 worker processes, found %s" % kids)
+    os.kill(kids[0], signal.SIGKILL)
+    try:
+        status = d.proc.wait(timeout=10 * CFG.slow)
+    except subprocess.TimeoutExpired:
+        raise Failure("echod kept running after a worker was killed")
+    check(status == 1, "exit status %d, expected 1" % status)
+    err = d.stderr()
+    check(re.search(r"worker \d \(pid %d\) was killed by signal 9; stopping the others" % kids[0], err),
+          "stderr does not name the dead worker: %r" % err)
+    wait_gone(kids)
+    d = Echod("--workers", "2")
+    kids = d.children()
+    os.kill(d.pid, signal.SIGKILL)  # not d.kill(), which would kill the workers itself
+    d.proc.wait()
+    wait_gone(kids)
 
 
 def test_trace():

@@ -81,7 +81,8 @@ class Echod:
     def _wait_port(self):
         end = deadline(10)
         while time.monotonic() < end:
-            m = re.search(r"listening on \S+ port (\d+) \(backend (\w+), pid (\d+)\)", self.stdout())
+            m = re.search(r"listening on \S+ port (\d+) \(backend (\w+), pid (\d+)(?:, \d+ workers)?\)",
+                          self.stdout())
             if m:
                 check(m.group(2) == CFG.backend, "echod runs backend %s, not %s" % (m.group(2), CFG.backend))
                 check(int(m.group(3)) == self.pid, "start line names pid %s, not %d" % (m.group(3), self.pid))
@@ -133,13 +134,33 @@ class Echod:
 
     def kill(self):
         if self.proc.poll() is None:
+            kids = self.children()  # --workers: they stop with echod, but a broken one might not
             os.kill(self.pid, signal.SIGKILL)
             self.proc.wait()
+            for k in kids:
+                try:
+                    os.kill(k, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
     # ---- /proc ----
 
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.pid))
+
+    def children(self):
+        """PIDs of echod's child processes (its --workers)."""
+        kids = []
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open("/proc/%s/stat" % name) as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, IndexError, ValueError):
+                    continue  # gone, or not readable
+                if ppid == self.pid:
+                    kids.append(int(name))
+        return sorted(kids)
 
     def rss_kib(self):
         with open("/proc/%d/status" % self.pid) as f:
