@@ -56,15 +56,30 @@ def fail(msg):
 # ---------------------------------------------------------------- servers
 
 class Server:
-    """A benchmark server: name, command line (port filled in), and whether
-    select() limits it to FD_SETSIZE descriptors."""
+    """A benchmark server: name, command line (port filled in), whether
+    select() limits it to FD_SETSIZE descriptors, and whether it can spread
+    its connections over several processes (echod --workers)."""
 
-    def __init__(self, name, argv, fd_limited=False):
+    def __init__(self, name, argv, fd_limited=False, workers_option=False):
         self.name, self.argv, self.fd_limited = name, argv, fd_limited
+        self.workers_option = workers_option
 
     def max_conns(self, hard_limit):
         limit = hard_limit - 64
         return min(limit, FD_SETSIZE - 24) if self.fd_limited else limit
+
+    def processes_for(self, conns, hard_limit):
+        """Processes needed to hold conns connections: 1, several (workers),
+        or None when this server cannot."""
+        if conns <= self.max_conns(hard_limit):
+            return 1
+        if not self.workers_option:
+            return None
+        # The kernel spreads connections by hash: aim at 80 % of a process's share.
+        return -(-conns // int(0.8 * self.max_conns(hard_limit)))
+
+    def with_workers(self, n):
+        return self if n == 1 else Server(self.name, self.argv + ["--workers", str(n)], self.fd_limited, True)
 
 
 def find_servers(build, echod, standin):
@@ -81,9 +96,10 @@ def find_servers(build, echod, standin):
                  "the benchmark compares everything with it.")
         servers += [Server("echod-" + b, [echod, "--bind", "127.0.0.1", "--port", "{port}", "--backend", b])
                     for b in ("epoll", "poll")]
-        extra = echod_extra_args(echod)
+        extra, workers = echod_extra_args(echod)
         for s in servers:
             s.argv += extra
+            s.workers_option = workers
     for name, exe, limited in (("libuv", "peer_uv", False), ("libevent", "peer_event", False),
                                ("libev", "peer_ev", False), ("epoll", "peer_epoll", False),
                                ("select", "peer_select", True)):
@@ -96,13 +112,14 @@ def find_servers(build, echod, standin):
 
 
 def echod_extra_args(echod):
-    """echod may cap its connections: lift the cap if it has an option for it."""
+    """echod may cap its connections: lift the cap if it has an option for it.
+    Also: whether it has --workers (an older echod, measured with --echod, may not)."""
     try:
         out = subprocess.run([echod, "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                              universal_newlines=True, timeout=5).stdout
     except (OSError, subprocess.TimeoutExpired):
-        return []
-    return ["--max-conns", "1000000"] if "--max-conns" in out else []
+        return [], False
+    return (["--max-conns", "1000000"] if "--max-conns" in out else []), "--workers" in out
 
 
 class Running:
@@ -134,15 +151,31 @@ class Running:
                 time.sleep(0.02)
         time.sleep(0.05)  # let it see that probe connection close
 
+    def processes(self):
+        """The server's PID and its children's (echod --workers)."""
+        pids = [self.pid]
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.pid:
+                            pids.append(int(name))
+                except (OSError, IndexError, ValueError):
+                    pass  # gone, or not ours to read
+        return pids
+
     def rss_kib(self):
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        return 0
+        """VmRSS summed over the server's processes."""
+        total = 0
+        for pid in self.processes():
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        return total
 
     def open_fds(self):
-        return len(os.listdir(f"/proc/{self.pid}/fd"))
+        return sum(len(os.listdir(f"/proc/{pid}/fd")) for pid in self.processes())
 
     def stop(self):
         if self.proc.poll() is None:
@@ -271,16 +304,19 @@ def echo_cell(args, server, conns, size, rep_no, logdir):
     return r
 
 
-def idle_cell(args, server, conns, rep_no, logdir):
+def idle_cell(args, server, conns, rep_no, logdir, workers=1):
     """RSS growth of the server per idle connection.  Connections come from
     several echobench processes (each at most --per-process, each from its own
     source address), because RLIMIT_NOFILE and the port range are per
-    process and per address."""
-    srv = Running(server, args.server_cpu, logdir)
+    process and per address.  With workers > 1 (echod --workers) the server
+    is that many processes, and their RSS is summed."""
+    srv = Running(server.with_workers(workers), args.server_cpu, logdir)
     procs = []
     try:
-        # Warm up once, so that one-time allocations are not charged to the connections.
-        run_echobench(args, srv.port, ["-c", 1, "-n", 10], timeout=30)
+        # Warm up once, so that one-time allocations are not charged to the
+        # connections; with workers, enough clients that every worker gets some.
+        warm = 1 if workers == 1 else 16 * workers
+        run_echobench(args, srv.port, ["-c", warm, "-n", 10 * warm], timeout=30)
         time.sleep(0.2)
         rss0, fds0 = srv.rss_kib(), srv.open_fds()
         nproc = -(-conns // args.per_process)
@@ -315,11 +351,29 @@ def idle_cell(args, server, conns, rep_no, logdir):
         srv.stop()
     per_conn = (rss1 - rss0) * 1024.0 / conns
     note = f"{nproc} echobench processes; server fds +{fds1 - fds0}"
+    if workers > 1:
+        note = f"{workers} echod workers (--workers), RSS summed; " + note
     r = row("idle", server.name, conns, 0, rep_no, note=note, rss=per_conn)
     r["errors"] = errors
     log(f"  {server.name:12s} idle {conns:>6d} #{rep_no}: RSS +{rss1 - rss0} KiB = {per_conn:7.1f} B/conn "
         f"({note}; errors {errors})")
     return r
+
+
+def idle_counts(wanted, hard):
+    """The idle counts to measure.  RLIMIT_NOFILE caps a process (20,000 on
+    the machine this was written on): a count above it is measured as asked
+    for the servers that run several processes (echod --workers), and also
+    just under the cap, so that every server has a figure near it."""
+    counts = []
+    for want in wanted:
+        if want + 64 > hard:
+            below = hard - 1000
+            log(f"  {want:,} idle connections need {want + 64:,} descriptors, but RLIMIT_NOFILE's hard "
+                f"limit is {hard:,} here: {want:,} for servers with several processes, {below:,} for all")
+            counts.append(below)
+        counts.append(want)
+    return sorted(set(counts))
 
 
 def watch_idle(p, ev, err_lines):
@@ -691,20 +745,17 @@ def main():
                     write_tsv()
     if args.idle:
         log("idle connections: server RSS growth per connection")
-        for want in args.idle:
-            conns = want
-            if conns + 64 > hard:
-                conns = hard - 1000
-                log(f"  {want:,} idle connections need {want + 64:,} descriptors in the server, but "
-                    f"RLIMIT_NOFILE's hard limit is {hard:,} here: measuring {conns:,} instead")
+        for conns in idle_counts(args.idle, hard):
             for rep in range(1, args.other_reps + 1):
                 for server in servers:
-                    if conns > server.max_conns(hard):
+                    workers = server.processes_for(conns, hard)
+                    if workers is None:
                         if rep == 1:
                             rows.append(row("idle", server.name, conns, 0, rep,
-                                            note=f"skipped: above {server.max_conns(hard)} descriptors"))
+                                            note=f"skipped: above {server.max_conns(hard)} descriptors, "
+                                                 "and one process only"))
                         continue
-                    rows.append(idle_cell(args, server, conns, rep, tmpdir))
+                    rows.append(idle_cell(args, server, conns, rep, tmpdir, workers))
                     write_tsv()
     if not args.no_connrate:
         log("connection rate: connect + echo + close")
@@ -823,7 +874,9 @@ Latest run: {meta['date']}, `make bench`
   Connections come from several echobench processes (at most {meta['per_process']:,} each, each from its
   own source address 127.0.0.2, 127.0.0.3, ...), because a process has at most RLIMIT_NOFILE
   descriptors and an address about 28,000 ports toward one server port. The server itself needs one
-  descriptor per connection: where its hard limit is below N, N is lowered to what fits (noted below).
+  descriptor per connection: where its hard limit is below N, every server is measured at the count
+  that fits (noted below), and at N only echod, run with `--workers K` (K processes sharing the port
+  through SO_REUSEPORT, K chosen so each holds about 80 % of its limit at most; RSS summed over them).
 - Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
 - Reproduce: `make bench` (full: about 15 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
