@@ -44,27 +44,12 @@ typedef struct worker {
     int running;
 } worker;
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Reads exactly len bytes; 0 on success, -1 on EOF or error. */
-static int read_all(int fd, void *buf, size_t len)
+/* Writes (or reads) exactly len bytes: 0, or -1 on an error or at EOF. */
+static int transfer_all(int fd, void *buf, size_t len, int writing)
 {
     char *p = buf;
     while (len) {
-        ssize_t n = read(fd, p, len);
+        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -82,7 +67,7 @@ static void report_started(void *arg, int port, const char *backend)
     memset(&s, 0, sizeof s);
     s.port = port;
     snprintf(s.backend, sizeof s.backend, "%s", backend);
-    (void)write_all(fd, &s, sizeof s);
+    (void)transfer_all(fd, &s, sizeof s, 1);
     close(fd);
 }
 
@@ -106,7 +91,7 @@ static void worker_main(const echod_options *o, int port, int start_fd, int tota
     int sig;
     f.status = echod_serve(o, port, 1, report_started, &start_fd, &f.t, &sig);
     fflush(stdout);
-    (void)write_all(totals_fd, &f, sizeof f);
+    (void)transfer_all(totals_fd, &f, sizeof f, 1);
     _exit(f.status);
 }
 
@@ -143,7 +128,7 @@ static int start_worker(const echod_options *o, int port, int totals_fd, worker 
     close(p[1]);
     w->pid = pid;
     w->running = 1;
-    int r = read_all(p[0], s, sizeof *s);
+    int r = transfer_all(p[0], s, sizeof *s, 0);
     close(p[0]);
     if (r < 0) {
         /* It exited before listening and has said why, unless a signal killed it. */
@@ -194,7 +179,7 @@ static void sum_totals(int fd, echod_totals *sum)
 {
     memset(sum, 0, sizeof *sum);
     finished f;
-    while (read_all(fd, &f, sizeof f) == 0) {
+    while (transfer_all(fd, &f, sizeof f, 0) == 0) {
         sum->accepted += f.t.accepted;
         sum->rejected += f.t.rejected;
         sum->bytes_in += f.t.bytes_in;
