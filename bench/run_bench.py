@@ -38,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FD_SETSIZE = 1024
 PORT_BASE = 17100  # below the ephemeral range; each server start takes the next port
 REFERENCE = "echod-epoll"
-SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select"]
+SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select", "uring"]
 TSV_COLUMNS = ["kind", "server", "conns", "size", "rep", "msgs_per_s", "mb_per_s", "p50_us", "p90_us",
                "p99_us", "p999_us", "max_us", "server_cpu_us_per_msg", "client_cpu_us_per_msg", "connect_s",
                "errors", "rss_bytes_per_conn", "others_cpu", "note"]
@@ -60,9 +60,10 @@ class Server:
     select() limits it to FD_SETSIZE descriptors, and whether it can spread
     its connections over several processes (echod --workers)."""
 
-    def __init__(self, name, argv, fd_limited=False, workers_option=False):
+    def __init__(self, name, argv, fd_limited=False, workers_option=False, in_matrix=True):
         self.name, self.argv, self.fd_limited = name, argv, fd_limited
         self.workers_option = workers_option
+        self.in_matrix = in_matrix  # run unless --servers names others
 
     def max_conns(self, hard_limit):
         limit = hard_limit - 64
@@ -108,6 +109,11 @@ def find_servers(build, echod, standin):
             fail(f"{path} is missing: the peers are built when their libraries are installed "
                  "(scripts/bench-deps.sh installs libuv1-dev, libevent-dev, libev-dev; then `make build`)")
         servers.append(Server(name, [path, "-b", "127.0.0.1", "-p", "{port}"], limited))
+    # Only when named (--servers): a completion loop on io_uring, the measure
+    # of what such a design would save; built when liburing is installed.
+    uring = os.path.join(peers, "peer_uring")
+    if os.access(uring, os.X_OK):
+        servers.append(Server("uring", [uring, "-b", "127.0.0.1", "-p", "{port}"], in_matrix=False))
     return servers
 
 
@@ -707,6 +713,8 @@ def main():
     if args.servers:
         wanted = args.servers.split(",")
         servers = [s for s in servers if s.name in wanted]
+    else:
+        servers = [s for s in servers if s.in_matrix]
     names = [s.name for s in servers]
     stamp = datetime.datetime.now().strftime("%Y-%m-%d-%H%M%S")
     resdir = os.path.join(ROOT, "bench", "results")
@@ -884,6 +892,10 @@ Latest run: {meta['date']}, `make bench`
 - Closer comparisons of a few servers: `python3 bench/alternate.py --conns N --rounds 15` keeps one
   instance of each running and alternates 1-second runs between them; it gives the medians of the
   per-round ratios, which the host's slow spells hardly move.
+- Not in the matrix: `uring` (`bench/peers/peer_uring.c`, built when liburing is installed), an echo
+  loop on io_uring's completion model (multishot recv into provided buffers, sends and re-arms submitted
+  together, one system call per batch). It is the measure of what a completion design would save over
+  every readiness loop here: `python3 bench/alternate.py --servers uring,epoll,libuv,echod-epoll --conns N`.
 
 ## Results
 

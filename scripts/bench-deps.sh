@@ -10,7 +10,7 @@ command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 command -v taskset >/dev/null 2>&1 || need="$need util-linux"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 if command -v dpkg-query >/dev/null 2>&1; then
-  for p in libuv1-dev libevent-dev libev-dev; do
+  for p in libuv1-dev libevent-dev libev-dev liburing-dev; do
     have_pkg "$p" || need="$need $p"
   done
 fi
