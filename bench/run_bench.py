@@ -38,7 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FD_SETSIZE = 1024
 PORT_BASE = 17100  # below the ephemeral range; each server start takes the next port
 REFERENCE = "echod-epoll"
-SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select", "uring"]
+SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select", "uring",
+                "uring-recv", "uring-send"]
 TSV_COLUMNS = ["kind", "server", "conns", "size", "rep", "msgs_per_s", "mb_per_s", "p50_us", "p90_us",
                "p99_us", "p999_us", "max_us", "server_cpu_us_per_msg", "client_cpu_us_per_msg", "connect_s",
                "errors", "rss_bytes_per_conn", "others_cpu", "note"]
@@ -114,6 +115,10 @@ def find_servers(build, echod, standin):
     uring = os.path.join(peers, "peer_uring")
     if os.access(uring, os.X_OK):
         servers.append(Server("uring", [uring, "-b", "127.0.0.1", "-p", "{port}"], in_matrix=False))
+        # Half of it: the ring for receiving only, or for sending only (env execs: one PID).
+        for half in ("recv", "send"):
+            servers.append(Server("uring-" + half, ["env", "PEER_URING_MODE=" + half, uring, "-b", "127.0.0.1",
+                                                    "-p", "{port}"], in_matrix=False))
     return servers
 
 

@@ -8,6 +8,14 @@
  * io_uring_submit_and_wait per loop submits every send and re-arm and reaps
  * every completion: the system calls per message fall far below two.
  *
+ * PEER_URING_MODE picks how much of it goes through the ring:
+ *   all  (default) receiving and sending, as above;
+ *   recv  receiving only: send(2) at once, the ring only for what it does
+ *         not take (a library that keeps synchronous send results);
+ *   send  sending only: epoll readiness and recv(2) as in peer_epoll, the
+ *         echo queued to the ring and every queued send submitted by one
+ *         io_uring_enter before epoll_wait.
+ *
  * Equally careful as the other peers: at most one send in flight per
  * connection (buffers queue behind it, so bytes stay in order), a short send
  * is resubmitted for the rest, a connection is closed on EOF or error once
@@ -24,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 
 #define NBUF 32768 /* the most a buffer ring holds */
@@ -46,6 +56,9 @@ static uint32_t next_buf[NBUF];
 static uint16_t buf_len[NBUF], buf_off[NBUF];
 static conn *conns;
 static size_t nconns;
+static enum { MODE_ALL, MODE_RECV, MODE_SEND } mode;
+static uint32_t free_bufs[NBUF], nfree; /* MODE_SEND: no provided-buffer ring */
+static int epfd;                         /* MODE_SEND */
 
 static uint64_t tag(int op, int fd, uint32_t bid)
 {
@@ -93,6 +106,10 @@ static void send_buf(int fd, uint32_t b)
 
 static void give_back(uint32_t b)
 {
+    if (mode == MODE_SEND) {
+        free_bufs[nfree++] = b;
+        return;
+    }
     io_uring_buf_ring_add(br, bufs + (size_t)b * BUF_SIZE, BUF_SIZE, (unsigned short)b,
                           io_uring_buf_ring_mask(NBUF), 0);
     io_uring_buf_ring_advance(br, 1);
@@ -145,6 +162,17 @@ static void on_data(int fd, uint32_t b, int len)
     }
     buf_len[b] = (uint16_t)len;
     buf_off[b] = 0;
+    if (mode == MODE_RECV && !c->sending) {
+        ssize_t n = peer_send(fd, bufs + (size_t)b * BUF_SIZE, (size_t)len);
+        if (n == len || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            give_back(b);
+            if (n < 0)
+                finish(fd);
+            return;
+        }
+        if (n > 0)
+            buf_off[b] = (uint16_t)n; /* the rest goes through the ring, in order */
+    }
     next_buf[b] = NONE;
     if (c->tail == NONE)
         c->head = b;
@@ -182,8 +210,11 @@ static void setup(void)
 {
     struct io_uring_params p;
     memset(&p, 0, sizeof p);
-    /* Task work only when we enter the kernel anyway: completions come in batches. */
-    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    /* Task work only when we enter the kernel anyway: completions come in
+     * batches.  MODE_SEND sleeps in epoll_wait, not in the ring: its task
+     * work must run without an io_uring_enter. */
+    p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER |
+              (mode == MODE_SEND ? IORING_SETUP_COOP_TASKRUN : IORING_SETUP_DEFER_TASKRUN);
     p.cq_entries = 65536;
     int r = io_uring_queue_init_params(4096, &ring, &p);
     if (r == -EINVAL) { /* a kernel before 6.1 */
@@ -201,6 +232,11 @@ static void setup(void)
         fprintf(stderr, "peer_uring: out of memory\n");
         exit(1);
     }
+    if (mode == MODE_SEND) {
+        for (uint32_t b = NBUF; b-- > 0;)
+            give_back(b);
+        return;
+    }
     io_uring_buf_ring_init(br);
     struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)br, .ring_entries = NBUF, .bgid = GROUP};
     if ((r = io_uring_register_buf_ring(&ring, &reg, 0)) < 0) {
@@ -211,10 +247,94 @@ static void setup(void)
         give_back(b);
 }
 
+/* The completions of the sends submitted so far. */
+static void reap_sends(void)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&ring, head, cqe)
+    {
+        seen++;
+        on_sent((int)(uint32_t)(cqe->user_data >> 16), (uint32_t)(cqe->user_data & 0xffff), cqe->res);
+    }
+    io_uring_cq_advance(&ring, seen);
+}
+
+static void on_readable_send_mode(int fd)
+{
+    if (!nfree)
+        return; /* every buffer is in flight: level-triggered, so we come back */
+    uint32_t b = free_bufs[--nfree];
+    ssize_t n = peer_recv(fd, bufs + (size_t)b * BUF_SIZE, BUF_SIZE);
+    if (n > 0) {
+        on_data(fd, b, (int)n);
+        return;
+    }
+    give_back(b);
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+        epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0); /* closed once its sends are done */
+        finish(fd);
+    }
+}
+
+/* MODE_SEND: readiness and receiving as in peer_epoll; an eventfd in the
+ * epoll set says when a send that had to wait for space has completed. */
+static int serve_send_mode(int listener)
+{
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = listener};
+    struct epoll_event eev = {.events = EPOLLIN, .data.fd = efd};
+    if (efd < 0 || epfd < 0 || io_uring_register_eventfd(&ring, efd) < 0 ||
+        epoll_ctl(epfd, EPOLL_CTL_ADD, listener, &ev) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, efd, &eev) < 0) {
+        perror("peer_uring: epoll/eventfd");
+        return 1;
+    }
+    static struct epoll_event evs[1024];
+    for (;;) {
+        io_uring_submit(&ring);
+        reap_sends();
+        int n = epoll_wait(epfd, evs, 1024, -1);
+        if (n < 0 && errno != EINTR) {
+            perror("peer_uring: epoll_wait");
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == efd) {
+                uint64_t v;
+                (void)!read(efd, &v, sizeof v);
+            } else if (fd == listener) {
+                int c;
+                while ((c = peer_accept(listener)) >= 0) {
+                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = c};
+                    if (grow(c) < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, c, &cev) < 0)
+                        close(c);
+                    else
+                        peer_nodelay(c);
+                }
+            } else {
+                on_readable_send_mode(fd);
+            }
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     int listener = peer_start(argc, argv, "peer_uring");
+    const char *m = getenv("PEER_URING_MODE");
+    if (m && !strcmp(m, "recv")) {
+        mode = MODE_RECV;
+    } else if (m && !strcmp(m, "send")) {
+        mode = MODE_SEND;
+    } else if (m && *m && strcmp(m, "all")) {
+        fprintf(stderr, "peer_uring: PEER_URING_MODE must be all, recv or send, not '%s'\n", m);
+        return 2;
+    }
     setup();
+    if (mode == MODE_SEND)
+        return serve_send_mode(listener);
     arm_accept(listener);
     for (;;) {
         int r = io_uring_submit_and_wait(&ring, 1);
