@@ -95,11 +95,11 @@ static void worker_main(const echod_options *o, int port, int start_fd, int tota
     _exit(f.status);
 }
 
-static void stop_all(worker *w, int n)
+static void stop_all(worker *w, int n, int sig)
 {
     for (int i = 0; i < n; i++)
         if (w[i].running)
-            kill(w[i].pid, SIGTERM);
+            kill(w[i].pid, sig);
 }
 
 /* Forks worker i; 0 and its start record once it listens, -1 if it could not
@@ -209,7 +209,7 @@ int echod_workers(const echod_options *o)
         fprintf(stderr, "echod: out of memory\n");
         return 1;
     }
-    int port = o->port, failed = 0, stop_sig = 0;
+    int port = o->port, failed = 0, stop_sig = 0, forced = 0;
     started s;
     for (int i = 0; i < o->workers && !failed; i++) {
         if (start_worker(o, port, totals[1], &w[i], &s) < 0)
@@ -224,19 +224,26 @@ int echod_workers(const echod_options *o)
         fflush(stdout);
     }
     if (failed)
-        stop_all(w, o->workers);
+        stop_all(w, o->workers, SIGTERM);
     int stopping = failed;
     while (reap(w, o->workers, stopping, &failed) > 0) {
         if (failed && !stopping) {
             stopping = 1;
-            stop_all(w, o->workers);
+            stop_all(w, o->workers, SIGTERM);
         }
         siginfo_t info;
         int sig = sigwaitinfo(&waited, &info);
         if ((sig == SIGINT || sig == SIGTERM) && !stopping) {
             stop_sig = sig;
             stopping = 1;
-            stop_all(w, o->workers);
+            stop_all(w, o->workers, SIGTERM);
+        } else if ((sig == SIGINT || sig == SIGTERM) && !forced) {
+            /* Asked again while workers are still stopping (one hangs, or is
+             * stopped): no more waiting. */
+            fprintf(stderr, "echod: %s again: killing the workers still running\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            forced = 1;
+            stop_all(w, o->workers, SIGKILL);
         }
     }
     echod_totals sum;

@@ -578,7 +578,8 @@ def test_workers():
 
 def test_worker_dies():
     """A worker killed stops the server: the others stop, one line says
-    which died, status 1.  The parent killed takes its workers along."""
+    which died, status 1.  The parent killed takes its workers along.  A
+    second SIGTERM kills workers that do not stop."""
     d = Echod("--workers", "2")
     kids = d.children()
     check(len(kids) == 2, "expected 2 worker processes, found %s" % kids)
@@ -596,6 +597,19 @@ def test_worker_dies():
     kids = d.children()
     os.kill(d.pid, signal.SIGKILL)  # not d.kill(), which would kill the workers itself
     d.proc.wait()
+    wait_gone(kids)
+    # A worker that cannot stop (here: stopped by SIGSTOP) keeps echod
+    # waiting after SIGTERM; a second SIGTERM kills it.
+    d = Echod("--workers", "2")
+    kids = d.children()
+    os.kill(kids[1], signal.SIGSTOP)
+    d.send_signal(signal.SIGTERM)
+    time.sleep(0.5 * CFG.slow)
+    check(d.alive(), "echod exited while a worker was stopped: %r" % d.stderr())
+    out = d.stop(signal.SIGTERM, expect_status=1)
+    err = d.stderr()
+    check("SIGTERM again: killing the workers still running" in err and
+          re.search(r"worker 2 \(pid %d\) was killed by signal 9" % kids[1], err), "stderr: %r" % err)
     wait_gone(kids)
 
 
