@@ -148,6 +148,24 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
 /* send: bytes taken or NETEV_E*; never raises SIGPIPE.  NETEV_EAGAIN or a
  * short count arms WRITE, which is reported once space is free again. */
 ptrdiff_t netev_send(netev_loop *loop, netev_socket s, const void *buf, size_t len, int flags);
+/* One send of a batch: sock, buf, len and flags as for netev_send; result
+ * is filled in with what netev_send would return. */
+typedef struct netev_send_req {
+    netev_socket sock;
+    const void *buf;
+    size_t len;
+    int flags;
+    ptrdiff_t result;
+} netev_send_req;
+/* Sends every request, with netev_send's results and records, in fewer
+ * system calls: on Linux one io_uring_enter for the batch (where io_uring
+ * is available and NETEV_NO_IO_URING is unset), elsewhere one send each.
+ * Each result is known when it returns, as with netev_send.  Requests for
+ * the same socket go out in array order; after one of them is short or
+ * fails, the later ones for that socket are not tried: NETEV_EAGAIN (the
+ * socket is full, WRITE comes).  Returns n, or NETEV_EINVAL for a NULL
+ * loop, a negative n or NULL reqs with n > 0. */
+int netev_send_batch(netev_loop *loop, netev_send_req *reqs, int n);
 /* accept: 0 and *out = the new socket (non-blocking, close-on-exec, not yet
  * selected), or NETEV_E*.  Re-enables ACCEPT.  NETEV_EMFILE / NETEV_ENFILE
  * leave the connection queued; ACCEPT is reported again after a netev_close

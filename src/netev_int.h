@@ -6,6 +6,7 @@
 #include "netev_hooks.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Connection state of a tracked socket, learned at registration and from readiness. */
@@ -94,6 +95,10 @@ struct netev_loop {
     netev__resignal_fn resignal; /* loop option of netev_hooks.h, NULL = native rule */
     void *resignal_ctx;
     atomic_int wake_pending;
+    void *send_scratch; /* netev_send_batch's bookkeeping (send_batch.c) */
+    size_t send_scratch_cap;
+    void *send_ring;    /* its io_uring (send_ring.c), made at first use */
+    int send_ring_state; /* 0 not tried, 1 made, -1 unavailable */
 #ifdef _WIN32
     void *wake_event; /* WSAEVENT (manual reset) set by netev_wakeup */
     netev__sockmap map;
@@ -203,6 +208,26 @@ int netev__connect_begin(netev_loop *loop, netev_socket s, const struct sockaddr
 void netev__connect_done(netev_loop *loop, netev_socket s, netev__sock *sk, int outcome);
 void netev__close_begin(netev_loop *loop, netev_socket s);
 int netev__close_done(netev_loop *loop, int err);
+
+/* send_ring.c (Linux): sends reqs[i] where use[i], in one io_uring_enter,
+ * with netev_send's results and records.  0 when done (a result of
+ * NETEV__SEND_REDO asks for a plain netev_send), -1 when there is no ring
+ * (nothing was sent).  Elsewhere there never is one. */
+#define NETEV__SEND_REDO PTRDIFF_MIN
+#ifdef __linux__
+int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use);
+void netev__send_ring_free(netev_loop *loop);
+#else
+static inline int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use)
+{
+    (void)loop, (void)reqs, (void)n, (void)use;
+    return -1;
+}
+static inline void netev__send_ring_free(netev_loop *loop)
+{
+    (void)loop;
+}
+#endif
 
 /* starve.c: accept without descriptors must not spin */
 int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk);

@@ -1,0 +1,204 @@
+/* Linux: the sends of a batch in one io_uring_enter (for send_batch.c).
+ *
+ * Each send is IORING_OP_SEND with MSG_DONTWAIT, so the kernel completes it
+ * inside the io_uring_enter that submits it -- bytes taken, -EAGAIN, or the
+ * error -- instead of parking it until the socket has room: the results are
+ * final when the call returns, exactly as send(2)'s would be.  The ring is
+ * made at the first batch and kept with the loop; where io_uring is missing
+ * or refused (old kernel, seccomp, kernel.io_uring_disabled, or
+ * NETEV_NO_IO_URING set), the batch falls back to netev_send.  Raw system
+ * calls: the core needs no library. */
+#define _GNU_SOURCE
+#include "netev_int.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/io_uring.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#define RING_ENTRIES 1024
+
+typedef struct send_ring {
+    int fd;
+    void *sq_map, *cq_map;
+    size_t sq_map_len, cq_map_len;
+    struct io_uring_sqe *sqes;
+    size_t sqes_len;
+    unsigned *sq_tail, *sq_mask, *sq_array;
+    unsigned *cq_head, *cq_tail, *cq_mask;
+    struct io_uring_cqe *cqes;
+    unsigned entries;
+} send_ring;
+
+static void ring_unmap(send_ring *r)
+{
+    if (r->sqes)
+        munmap(r->sqes, r->sqes_len);
+    if (r->cq_map && r->cq_map != r->sq_map)
+        munmap(r->cq_map, r->cq_map_len);
+    if (r->sq_map)
+        munmap(r->sq_map, r->sq_map_len);
+    if (r->fd >= 0)
+        close(r->fd);
+    free(r);
+}
+
+static void *map(int fd, size_t len, off_t what)
+{
+    void *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, what);
+    return p == MAP_FAILED ? 0 : p;
+}
+
+static send_ring *ring_make(void)
+{
+    const char *off = getenv("NETEV_NO_IO_URING");
+    if (off && *off && strcmp(off, "0"))
+        return 0;
+    struct io_uring_params p;
+    memset(&p, 0, sizeof p);
+    /* No task work interrupts: everything completes inside our own enter. */
+    p.flags = IORING_SETUP_COOP_TASKRUN;
+    int fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &p);
+    if (fd < 0 && errno == EINVAL) { /* before Linux 5.19 */
+        memset(&p, 0, sizeof p);
+        fd = (int)syscall(__NR_io_uring_setup, RING_ENTRIES, &p);
+    }
+    if (fd < 0)
+        return 0;
+    send_ring *r = calloc(1, sizeof *r);
+    if (!r) {
+        close(fd);
+        return 0;
+    }
+    r->fd = fd;
+    r->entries = p.sq_entries;
+    r->sq_map_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+    r->cq_map_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+    if (p.features & IORING_FEAT_SINGLE_MMAP) {
+        if (r->cq_map_len > r->sq_map_len)
+            r->sq_map_len = r->cq_map_len;
+        r->cq_map_len = r->sq_map_len;
+    }
+    r->sq_map = map(fd, r->sq_map_len, IORING_OFF_SQ_RING);
+    r->cq_map = !r->sq_map ? 0 : (p.features & IORING_FEAT_SINGLE_MMAP) ? r->sq_map
+                                                                          : map(fd, r->cq_map_len, IORING_OFF_CQ_RING);
+    r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+    r->sqes = r->cq_map ? map(fd, r->sqes_len, IORING_OFF_SQES) : 0;
+    if (!r->sqes) {
+        ring_unmap(r);
+        return 0;
+    }
+    char *sq = r->sq_map, *cq = r->cq_map;
+    r->sq_tail = (unsigned *)(sq + p.sq_off.tail);
+    r->sq_mask = (unsigned *)(sq + p.sq_off.ring_mask);
+    r->sq_array = (unsigned *)(sq + p.sq_off.array);
+    r->cq_head = (unsigned *)(cq + p.cq_off.head);
+    r->cq_tail = (unsigned *)(cq + p.cq_off.tail);
+    r->cq_mask = (unsigned *)(cq + p.cq_off.ring_mask);
+    r->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+    return r;
+}
+
+void netev__send_ring_free(netev_loop *loop)
+{
+    if (loop->send_ring)
+        ring_unmap(loop->send_ring);
+    loop->send_ring = 0;
+}
+
+static void take(netev_loop *loop, netev_send_req *q, int res);
+
+/* Submits up to count queued requests; returns how many the kernel took.
+ * With MSG_DONTWAIT each completes during this call, so there is nothing
+ * to wait for (and asking to wait for count would hang if some were not
+ * taken). */
+static unsigned enter(send_ring *r, unsigned count)
+{
+    unsigned submitted = 0;
+    while (submitted < count) {
+        int k = (int)syscall(__NR_io_uring_enter, r->fd, count - submitted, 0, 0, 0, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        submitted += (unsigned)k;
+    }
+    return submitted;
+}
+
+/* Completions posted so far; returns how many. */
+static unsigned reap(netev_loop *loop, send_ring *r, netev_send_req *reqs)
+{
+    unsigned head = *r->cq_head, n = 0;
+    unsigned tail = atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire);
+    for (; head != tail; head++, n++) {
+        const struct io_uring_cqe *c = &r->cqes[head & *r->cq_mask];
+        take(loop, &reqs[c->user_data], c->res);
+    }
+    atomic_store_explicit((_Atomic unsigned *)r->cq_head, head, memory_order_release);
+    return n;
+}
+
+static void take(netev_loop *loop, netev_send_req *q, int res)
+{
+    if (res == -EINVAL || res == -EINTR || res == -EOPNOTSUPP) {
+        q->result = NETEV__SEND_REDO; /* a kernel without IORING_OP_SEND, or a case send(2) explains better */
+        return;
+    }
+    int err = res < 0 ? netev__map_errno(-res) : 0;
+    q->result = err ? err : res;
+    netev__send_done(loop, q->sock, err, res > 0 ? (size_t)res : 0, q->len);
+}
+
+int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use)
+{
+    if (loop->send_ring_state == 0) {
+        loop->send_ring = ring_make();
+        loop->send_ring_state = loop->send_ring ? 1 : -1;
+    }
+    send_ring *r = loop->send_ring;
+    if (!r)
+        return -1;
+    int i = 0;
+    while (i < n) {
+        /* Fill the submission queue with the next requests (at most its size). */
+        unsigned tail = *r->sq_tail, mask = *r->sq_mask, count = 0;
+        int first = i;
+        for (; i < n && count < r->entries; i++) {
+            if (!use[i])
+                continue;
+            unsigned idx = tail & mask;
+            struct io_uring_sqe *e = &r->sqes[idx];
+            memset(e, 0, sizeof *e);
+            e->opcode = IORING_OP_SEND;
+            e->fd = reqs[i].sock;
+            e->addr = (unsigned long long)(uintptr_t)reqs[i].buf;
+            e->len = (unsigned)reqs[i].len;
+            e->msg_flags = MSG_NOSIGNAL | MSG_DONTWAIT;
+            e->user_data = (unsigned long long)i;
+            r->sq_array[idx] = idx;
+            tail++;
+            count++;
+        }
+        if (!count)
+            break;
+        for (int j = first; j < i; j++)
+            if (use[j])
+                reqs[j].result = NETEV__SEND_REDO; /* until a completion says otherwise */
+        atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail, memory_order_release);
+        unsigned taken = enter(r, count);
+        if (taken < count) /* the kernel refused the rest: they go as plain sends */
+            atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail - (count - taken), memory_order_release);
+        /* Every request taken has completed by now; should one not have, wait for it. */
+        for (unsigned got = reap(loop, r, reqs); got < taken; got += reap(loop, r, reqs))
+            if (syscall(__NR_io_uring_enter, r->fd, 0, taken - got, IORING_ENTER_GETEVENTS, 0, 0) < 0 &&
+                errno != EINTR)
+                break;
+    }
+    return 0;
+}
