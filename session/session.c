@@ -115,6 +115,22 @@ ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, si
     return 0;
 }
 
+/* What a send that returned n means for the session: the rest of buf to
+ * the backlog, or the session's end.  n = 0 when nothing was tried. */
+static ptrdiff_t sent_now(netev_sessions *tab, netev_socket s, backlog **e, const void *buf, size_t len, ptrdiff_t n)
+{
+    if (n == NETEV_EAGAIN)
+        n = 0; /* WRITE is armed: the backlog goes then */
+    else if (n < 0)
+        return end_session(tab, s, e, (int)n);
+    if ((size_t)n == len)
+        return n;
+    int err = netev__backlog_append(e, tab->max_pending, (const char *)buf + n, len - (size_t)n);
+    if (err)
+        return end_session(tab, s, e, err);
+    return n;
+}
+
 ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *buf, size_t len)
 {
     backlog **e = session_entry(tab, s);
@@ -122,20 +138,67 @@ ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *bu
         return NETEV_EBADF;
     if (!buf && len)
         return NETEV_EINVAL;
-    ptrdiff_t n = 0;
-    if (*e == IDLE || (*e)->len == 0) {
-        n = netev_send(tab->loop, s, buf, len, 0);
-        if (n == NETEV_EAGAIN)
-            n = 0; /* WRITE is armed: the backlog goes then */
-        else if (n < 0)
-            return end_session(tab, s, e, (int)n);
-        if ((size_t)n == len)
-            return n;
-    }
     /* Behind a backlog everything queues, so bytes go out in order. */
-    int err = netev__backlog_append(e, tab->max_pending, (const char *)buf + n, len - (size_t)n);
-    if (err)
-        return end_session(tab, s, e, err);
+    ptrdiff_t n = (*e == IDLE || (*e)->len == 0) ? netev_send(tab->loop, s, buf, len, 0) : 0;
+    return sent_now(tab, s, e, buf, len, n);
+}
+
+/* What each request of a batch is, before anything is sent. */
+enum { REQ_DONE, REQ_SEND, REQ_QUEUE };
+
+static int batch_room(netev_sessions *tab, int n)
+{
+    if ((size_t)n <= tab->batch_cap)
+        return 0;
+    netev_send_req *b = realloc(tab->batch, (size_t)n * sizeof *b);
+    if (b)
+        tab->batch = b;
+    unsigned char *k = b ? realloc(tab->batch_kind, (size_t)n) : 0;
+    if (k)
+        tab->batch_kind = k;
+    if (!b || !k)
+        return NETEV_ENOMEM;
+    tab->batch_cap = (size_t)n;
+    return 0;
+}
+
+int netev_session_send_batch(netev_sessions *tab, netev_send_req *reqs, int n)
+{
+    if (!tab || n < 0 || (n && !reqs))
+        return NETEV_EINVAL;
+    if (batch_room(tab, n)) { /* no memory for the bookkeeping: one at a time */
+        for (int i = 0; i < n; i++)
+            reqs[i].result = netev_session_send(tab, reqs[i].sock, reqs[i].buf, reqs[i].len);
+        return n;
+    }
+    /* Sessions with nothing pending send now, all in one netev_send_batch;
+     * the others queue behind their backlogs. */
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        netev_send_req *r = &reqs[i];
+        backlog **e = session_entry(tab, r->sock);
+        tab->batch_kind[i] = REQ_DONE;
+        if (!e)
+            r->result = NETEV_EBADF;
+        else if (!r->buf && r->len)
+            r->result = NETEV_EINVAL;
+        else if (*e == IDLE || (*e)->len == 0) {
+            tab->batch_kind[i] = REQ_SEND;
+            tab->batch[k] = *r;
+            tab->batch[k++].flags = 0;
+        } else
+            tab->batch_kind[i] = REQ_QUEUE;
+    }
+    netev_send_batch(tab->loop, tab->batch, k);
+    /* In array order, so that a session's remainders queue in order. */
+    for (int i = 0, j = 0; i < n; i++) {
+        netev_send_req *r = &reqs[i];
+        if (tab->batch_kind[i] == REQ_DONE)
+            continue;
+        ptrdiff_t sent = tab->batch_kind[i] == REQ_SEND ? tab->batch[j++].result : 0;
+        backlog **e = session_entry(tab, r->sock); /* an earlier request may have ended it */
+        r->result = e ? sent_now(tab, r->sock, e, r->buf, r->len, sent) : NETEV_EBADF;
+    }
     return n;
 }
 

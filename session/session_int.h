@@ -36,6 +36,9 @@ struct netev_sessions {
     size_t count;
     backlog ***pages; /* pages[s >> TABLE_PAGE_BITS][s & (TABLE_PAGE - 1)] */
     size_t npages;
+    netev_send_req *batch; /* netev_session_send_batch's requests for the core, */
+    unsigned char *batch_kind; /* and what each of the caller's is */
+    size_t batch_cap;
 };
 
 /* table.c */

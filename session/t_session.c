@@ -164,6 +164,50 @@ TEST(partial_send_keeps_order)
     server_close(&sv);
 }
 
+/* netev_session_send_batch: each request gets netev_session_send's result;
+ * a short send keeps the rest and the session's later requests queue behind
+ * it, in order; requests for no session or without a buffer fail alone. */
+TEST(send_batch_keeps_order)
+{
+    server sv;
+    server_open(&sv, 64 << 20);
+    netev_socket c = client_connect(&sv, 4096);
+    static unsigned char big[BIG + 20];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = pattern_byte(i);
+    netev_send_req r[] = {{sv.session, big, BIG - 1000, 0, 0}, {util_unused_socket_number(), "x", 1, 0, 0},
+                          {sv.session, big + BIG - 1000, 500, 0, 0}, {sv.session, NULL, 4, 0, 0},
+                          {sv.session, big + BIG - 500, 500, 0, 0}};
+    CHECK_EQ(netev_session_send_batch(NULL, r, 5), NETEV_EINVAL);
+    CHECK_EQ(netev_session_send_batch(sv.tab, r, -1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_send_batch(sv.tab, NULL, 1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_send_batch(sv.tab, r, 5), 5);
+    CHECK(r[0].result >= 0 && r[0].result < BIG - 1000);
+    CHECK_EQ(r[1].result, NETEV_EBADF);
+    CHECK_EQ(r[2].result, 0); /* queued behind the rest of the first */
+    CHECK_EQ(r[3].result, NETEV_EINVAL);
+    CHECK_EQ(r[4].result, 0);
+    CHECK_EQ(netev_session_pending(sv.tab, sv.session), BIG - r[0].result);
+    size_t sent = 0, got = 0;
+    long long end = util_now_us() + 5000000LL * util_slow();
+    while (got < BIG && util_now_us() < end) {
+        client_pump(c, 0, &sent, &got, 1);
+        server_pump(&sv, 1);
+    }
+    CHECK_EQ(got, BIG);
+    /* Nothing pending: both go at once. */
+    netev_send_req q[] = {{sv.session, big + BIG, 10, 0, 0}, {sv.session, big + BIG + 10, 10, 0, 0}};
+    CHECK_EQ(netev_session_send_batch(sv.tab, q, 2), 2);
+    CHECK_EQ(q[0].result, 10);
+    CHECK_EQ(q[1].result, 10);
+    CHECK_EQ(netev_session_pending(sv.tab, sv.session), 0);
+    while (got < BIG + 20 && util_now_us() < end)
+        client_pump(c, 0, &sent, &got, 1);
+    CHECK_EQ(got, BIG + 20);
+    util_close(c);
+    server_close(&sv);
+}
+
 /* Back-pressure: at max_pending the session stops reading, so a client that
  * does not read is stopped by TCP; once it reads, everything is echoed. */
 TEST(back_pressure_bounds_the_backlog)
@@ -368,6 +412,6 @@ TEST(listener_shared)
     netev_loop_free(loop[1]);
 }
 
-RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(back_pressure_bounds_the_backlog),
+RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(send_batch_keeps_order), CASE(back_pressure_bounds_the_backlog),
           CASE(fin_after_backlog), CASE(reset_ends_at_once), CASE(free_closes_sessions_and_bad_calls),
           CASE(listener_addresses), CASE(listener_shared))

@@ -59,6 +59,8 @@ void netev_sessions_free(netev_sessions *tab)
         free(page);
     }
     free(tab->pages);
+    free(tab->batch);
+    free(tab->batch_kind);
     free(tab);
 }
 

@@ -102,6 +102,14 @@ ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, si
  * ended (a send error, or NETEV_ENOMEM for the backlog). */
 ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *buf, size_t len);
 
+/* netev_session_send for each request (sock, buf, len; flags ignored), its
+ * return value in result; the sends of sessions with nothing pending go
+ * out together through netev_send_batch (one system call on Linux), the
+ * others queue behind their backlogs.  A session's requests keep their
+ * order; one that an earlier request ended gets NETEV_EBADF.  Returns n, or
+ * NETEV_EINVAL for a NULL tab, a negative n or NULL reqs with n > 0. */
+int netev_session_send_batch(netev_sessions *tab, netev_send_req *reqs, int n);
+
 /* Bytes waiting in the session's backlog, or NETEV_EBADF if s is no session. */
 ptrdiff_t netev_session_pending(const netev_sessions *tab, netev_socket s);
 
