@@ -1,9 +1,10 @@
 /* echod: the seed's TCP echo server (port 7777), finished, on netev sessions.
  *
  * One thread, one loop: netev_wait hands out records, the listener's are
- * accepted, a session's go through netev_session_ready/recv/send, which keep
- * the partial sends, the back-pressure and the peer's FIN.  In the steady
- * state a READ record costs one recv and one send into/from one shared buffer. */
+ * accepted, a session's go through netev_session_ready/recv/send_batch, which
+ * keep the partial sends, the back-pressure and the peer's FIN.  In the
+ * steady state a READ record costs one recv, and its echo goes out with the
+ * batch's others in one netev_session_send_batch. */
 #define _GNU_SOURCE
 #include "echod.h"
 #include "netev/session.h"
@@ -178,37 +179,109 @@ static void accept_burst(echod *d)
     }
 }
 
-/* ---- echoing ---- */
+/* ---- echoing ----
+ * In two phases per batch of records: every session's data is read into its
+ * own part of one arena, then every echo goes out in one
+ * netev_session_send_batch -- on Linux one io_uring_enter for all of them
+ * instead of a send(2) each (bench/alternate.py: that is the saving a
+ * completion loop makes, bench/peers/peer_uring.c).  Each record still gets
+ * one recv, so a flooding client delays no one; after a peer's FIN a record
+ * keeps reading to the end, a round at a time. */
 
-static void serve_session(echod *d, netev_event *ev, char *buf)
+#define ARENA (256 * 1024)
+#define MIN_ROOM (16 * 1024) /* less room than this left: send what is read first */
+
+typedef struct echoes {
+    netev_send_req req[BATCH];
+    int from[BATCH]; /* the record each echo answers */
+    int n;
+    size_t used;
+} echoes;
+
+static void send_echoes(echod *d, netev_event *records, echoes *out)
 {
-    ptrdiff_t r = netev_session_ready(d->tab, ev);
-    if (r > 0) {
-        d->t.bytes_out += (uint64_t)r;
-        if (d->opt.trace)
-            printf("Send Data = %td\n", r);
-    }
-    while (r >= 0 && (r = netev_session_recv(d->tab, ev, buf, RECV_BUF)) > 0) {
-        d->t.bytes_in += (uint64_t)r;
-        if (d->opt.trace)
-            printf("Recv Data = %td\n", r);
-        ptrdiff_t sent = netev_session_send(d->tab, ev->sock, buf, (size_t)r);
-        if (sent < 0) {
-            r = sent;
-            break;
+    netev_session_send_batch(d->tab, out->req, out->n);
+    for (int k = 0; k < out->n; k++) {
+        ptrdiff_t sent = out->req[k].result;
+        netev_event *ev = &records[out->from[k]];
+        if (sent < 0) { /* the send ended the session (one echo per session here) */
+            session_ended(d, ev->sock, (int)sent);
+            ev->events = 0;
+            continue;
         }
         d->t.bytes_out += (uint64_t)sent;
         if (d->opt.trace)
             printf("Send Data = %td\n", sent);
     }
-    if (r < 0)
+    out->n = 0;
+    out->used = 0;
+}
+
+/* Phase one for one record: what the backlog sends on WRITE, then one recv. */
+static void read_session(echod *d, netev_event *records, int i, int first_round, char *arena, echoes *out)
+{
+    netev_event *ev = &records[i];
+    if (first_round) {
+        ptrdiff_t r = netev_session_ready(d->tab, ev);
+        if (r < 0) {
+            session_ended(d, ev->sock, (int)r);
+            ev->events = 0;
+            return;
+        }
+        if (r > 0) {
+            d->t.bytes_out += (uint64_t)r;
+            if (d->opt.trace)
+                printf("Send Data = %td\n", r);
+        }
+    }
+    /* Also without READ or CLOSE in the first round: a session whose stream
+     * has ended closes there once WRITE has drained its backlog. */
+    if (!first_round && !(ev->events & (NETEV_READ | NETEV_CLOSE)))
+        return;
+    if (ARENA - out->used < MIN_ROOM)
+        send_echoes(d, records, out);
+    size_t room = ARENA - out->used < RECV_BUF ? ARENA - out->used : RECV_BUF;
+    char *buf = arena + out->used;
+    ptrdiff_t r = netev_session_recv(d->tab, ev, buf, room);
+    if (r < 0) {
         session_ended(d, ev->sock, (int)r);
+        ev->events = 0;
+    } else if (r > 0) {
+        d->t.bytes_in += (uint64_t)r;
+        if (d->opt.trace)
+            printf("Recv Data = %td\n", r);
+        out->req[out->n] = (netev_send_req){ev->sock, buf, (size_t)r, 0, 0};
+        out->from[out->n++] = i;
+        out->used += (size_t)r;
+    }
+}
+
+static void serve_records(echod *d, netev_event *records, int n)
+{
+    static char arena[ARENA];
+    static echoes out;
+    for (int round = 0, more = 1; more; round++) {
+        more = 0;
+        for (int i = 0; i < n; i++) {
+            netev_event *ev = &records[i];
+            if (!ev->events)
+                continue; /* its socket was closed while we walked the batch, or it is done */
+            if (ev->sock == d->listener) {
+                accept_burst(d);
+                ev->events = 0;
+                continue;
+            }
+            read_session(d, records, i, round == 0, arena, &out);
+        }
+        send_echoes(d, records, &out);
+        for (int i = 0; i < n && !more; i++) /* a FIN read past: read on to the end */
+            more = (records[i].events & (NETEV_READ | NETEV_CLOSE)) && records[i].sock != d->listener;
+    }
 }
 
 static int serve(echod *d)
 {
     static netev_event records[BATCH];
-    static char buf[RECV_BUF];
     int talking = d->opt.trace || d->opt.verbose;
     while (!stop_signal) {
         if (talking)
@@ -218,15 +291,7 @@ static int serve(echod *d)
             fprintf(stderr, "echod: netev_wait: %s\n", netev_strerror(n));
             return 1;
         }
-        for (int i = 0; i < n; i++) {
-            netev_event *ev = &records[i];
-            if (!ev->events)
-                continue; /* its socket was closed while we walked the batch */
-            if (ev->sock == d->listener)
-                accept_burst(d);
-            else
-                serve_session(d, ev, buf);
-        }
+        serve_records(d, records, n);
     }
     return 0;
 }
