@@ -324,9 +324,10 @@ def idle_cell(args, server, conns, rep_no, logdir, workers=1):
     srv = Running(server.with_workers(workers), args.server_cpu, logdir)
     procs = []
     try:
-        # Warm up once, so that one-time allocations are not charged to the
-        # connections; with workers, enough clients that every worker gets some.
-        warm = 1 if workers == 1 else 16 * workers
+        # Warm up, so that one-time allocations (buffers, batches of several
+        # records) are not charged to the connections: 64 clients at once,
+        # and with workers enough that every worker gets some.
+        warm = max(64, 16 * workers)
         run_echobench(args, srv.port, ["-c", warm, "-n", 10 * warm], timeout=30)
         time.sleep(0.2)
         rss0, fds0 = srv.rss_kib(), srv.open_fds()

@@ -50,7 +50,7 @@ static void ring_unmap(send_ring *r)
 
 static void *map(int fd, size_t len, off_t what)
 {
-    void *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, what);
+    void *p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, what);
     return p == MAP_FAILED ? 0 : p;
 }
 
