@@ -120,6 +120,19 @@ static void client_pump(netev_socket c, size_t total, size_t *sent, size_t *got,
     }
 }
 
+/* Client side reads, server side pumps, until want bytes are back (5 s at most). */
+static size_t drain_echo(server *sv, netev_socket c, size_t want)
+{
+    size_t sent = 0, got = 0;
+    long long end = util_now_us() + 5000000LL * util_slow();
+    while (got < want && util_now_us() < end) {
+        client_pump(c, 0, &sent, &got, 1);
+        server_pump(sv, 1);
+    }
+    CHECK_EQ(got, want);
+    return got;
+}
+
 /* The steady state: everything goes at once, nothing is kept. */
 TEST(steady_state_keeps_nothing)
 {
@@ -152,13 +165,7 @@ TEST(partial_send_keeps_order)
     CHECK_EQ(netev_session_pending(sv.tab, sv.session), BIG - 1000 - n);
     CHECK_EQ(netev_session_send(sv.tab, sv.session, big + BIG - 1000, 1000), 0); /* queued, in order */
     CHECK_EQ(netev_session_pending(sv.tab, sv.session), BIG - n);
-    size_t sent = 0, got = 0;
-    long long end = util_now_us() + 5000000LL * util_slow();
-    while (got < BIG && util_now_us() < end) {
-        client_pump(c, 0, &sent, &got, 1);
-        server_pump(&sv, 1);
-    }
-    CHECK_EQ(got, BIG);
+    drain_echo(&sv, c, BIG);
     CHECK_EQ(netev_session_pending(sv.tab, sv.session), 0);
     util_close(c);
     server_close(&sv);
@@ -188,19 +195,15 @@ TEST(send_batch_keeps_order)
     CHECK_EQ(r[3].result, NETEV_EINVAL);
     CHECK_EQ(r[4].result, 0);
     CHECK_EQ(netev_session_pending(sv.tab, sv.session), BIG - r[0].result);
-    size_t sent = 0, got = 0;
-    long long end = util_now_us() + 5000000LL * util_slow();
-    while (got < BIG && util_now_us() < end) {
-        client_pump(c, 0, &sent, &got, 1);
-        server_pump(&sv, 1);
-    }
-    CHECK_EQ(got, BIG);
+    size_t got = drain_echo(&sv, c, BIG);
     /* Nothing pending: both go at once. */
     netev_send_req q[] = {{sv.session, big + BIG, 10, 0, 0}, {sv.session, big + BIG + 10, 10, 0, 0}};
     CHECK_EQ(netev_session_send_batch(sv.tab, q, 2), 2);
     CHECK_EQ(q[0].result, 10);
     CHECK_EQ(q[1].result, 10);
     CHECK_EQ(netev_session_pending(sv.tab, sv.session), 0);
+    long long end = util_now_us() + 5000000LL * util_slow();
+    size_t sent = 0;
     while (got < BIG + 20 && util_now_us() < end)
         client_pump(c, 0, &sent, &got, 1);
     CHECK_EQ(got, BIG + 20);
