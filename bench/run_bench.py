@@ -900,8 +900,10 @@ Latest run: {meta['date']}, `make bench`
   per-round ratios, which the host's slow spells hardly move.
 - Not in the matrix: `uring` (`bench/peers/peer_uring.c`, built when liburing is installed), an echo
   loop on io_uring's completion model (multishot recv into provided buffers, sends and re-arms submitted
-  together, one system call per batch). It is the measure of what a completion design would save over
-  every readiness loop here: `python3 bench/alternate.py --servers uring,epoll,libuv,echod-epoll --conns N`.
+  together, one system call per batch), and its halves `uring-recv` (the ring for receiving only) and
+  `uring-send` (epoll and recv(2), the sends of a loop in one `io_uring_enter`). The saving is all in
+  the sending half, which echod takes through `netev_send_batch` with synchronous results:
+  `python3 bench/alternate.py --servers echod-epoll,uring,uring-send,uring-recv,epoll,libuv --conns N`.
 
 ## Results
 
