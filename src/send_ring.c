@@ -164,11 +164,13 @@ int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_
     send_ring *r = loop->send_ring;
     if (!r)
         return -1;
+    for (int j = 0; j < n; j++)
+        if (use[j])
+            reqs[j].result = NETEV__SEND_REDO; /* until a completion says otherwise */
     int i = 0;
     while (i < n) {
         /* Fill the submission queue with the next requests (at most its size). */
         unsigned tail = *r->sq_tail, mask = *r->sq_mask, count = 0;
-        int first = i;
         for (; i < n && count < r->entries; i++) {
             if (!use[i])
                 continue;
@@ -187,11 +189,15 @@ int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_
         }
         if (!count)
             break;
-        for (int j = first; j < i; j++)
-            if (use[j])
-                reqs[j].result = NETEV__SEND_REDO; /* until a completion says otherwise */
         atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail, memory_order_release);
         unsigned taken = enter(r, count);
+        if (taken == 0) {
+            /* Refused outright (a seccomp filter, say): none was taken, so
+             * the ring can go, and later batches need not try it again. */
+            netev__send_ring_free(loop);
+            loop->send_ring_state = -1;
+            return 0; /* every request of this call is NETEV__SEND_REDO or not for the ring */
+        }
         if (taken < count) /* the kernel refused the rest: they go as plain sends */
             atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail - (count - taken), memory_order_release);
         /* Every request taken has completed by now; should one not have, wait for it. */

@@ -10,9 +10,15 @@
 #include <string.h>
 #ifdef __linux__
 #include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
 #include <unistd.h>
+#include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #endif
 
 enum { PAIRS = 4 };
@@ -231,25 +237,21 @@ TEST(more_than_a_ring)
     netev_loop_free(loop);
 }
 
-/* Linux: where the process may make an io_uring, a batch uses one (it
- * shows in /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
-TEST(ring_used_where_available)
-{
 #ifdef __linux__
+static int io_uring_here(void)
+{
     struct io_uring_params prm;
     memset(&prm, 0, sizeof prm);
     int probe = (int)syscall(__NR_io_uring_setup, 4, &prm);
-    if (probe < 0) {
-        printf("# io_uring unavailable here: the batch sends one by one\n");
-        return;
-    }
+    if (probe < 0)
+        return 0;
     close(probe);
-    const char *off = getenv("NETEV_NO_IO_URING");
-    int want = !(off && *off && strcmp(off, "0"));
-    pairs p;
-    pairs_open(&p);
-    netev_send_req r[] = {req(p.s[0], "a", 1), req(p.s[1], "b", 1)};
-    CHECK_EQ(netev_send_batch(p.loop, r, 2), 2);
+    return 1;
+}
+
+/* io_uring descriptors this process holds. */
+static int rings_open(void)
+{
     int rings = 0;
     DIR *d = opendir("/proc/self/fd");
     CHECK(d != NULL);
@@ -263,11 +265,78 @@ TEST(ring_used_where_available)
         }
     }
     closedir(d);
-    CHECK_EQ(rings, want);
+    return rings;
+}
+
+/* Two requests on two sockets; both must arrive. */
+static void batch_of_two(pairs *p, const char *a, const char *b)
+{
+    netev_send_req r[] = {req(p->s[0], a, 1), req(p->s[1], b, 1)};
+    CHECK_EQ(netev_send_batch(p->loop, r, 2), 2);
+    CHECK_EQ(r[0].result, 1);
+    CHECK_EQ(r[1].result, 1);
+    expect_bytes(p->c[0], a);
+    expect_bytes(p->c[1], b);
+}
+#endif
+
+/* Linux: where the process may make an io_uring, a batch uses one (it
+ * shows in /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
+TEST(ring_used_where_available)
+{
+#ifdef __linux__
+    if (!io_uring_here()) {
+        printf("# io_uring unavailable here: the batch sends one by one\n");
+        return;
+    }
+    const char *off = getenv("NETEV_NO_IO_URING");
+    pairs p;
+    pairs_open(&p);
+    batch_of_two(&p, "a", "b");
+    CHECK_EQ(rings_open(), !(off && *off && strcmp(off, "0")));
     pairs_close(&p);
+#endif
+}
+
+/* Linux: a ring that can be made but not entered (here a seccomp filter
+ * refuses io_uring_enter, in a child process): the batch still sends every
+ * request, then lets the ring go and does not try it again. */
+TEST(refused_ring_falls_back)
+{
+#ifdef __linux__
+    if (!io_uring_here() || util_slow() > 1) { /* valgrind does not take seccomp filters */
+        printf("# io_uring unavailable here, or under valgrind: not run\n");
+        return;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+        CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+        pairs p;
+        pairs_open(&p);
+        batch_of_two(&p, "a", "b");
+        CHECK_EQ(rings_open(), 0); /* made, refused, let go */
+        batch_of_two(&p, "c", "d");
+        CHECK_EQ(rings_open(), 0); /* not made again */
+        pairs_close(&p);
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 #endif
 }
 
 RUN_TESTS(CASE(bad_calls), CASE(complete_sends_no_write), CASE(full_socket_later_requests_not_tried),
           CASE(short_send_arms_write), CASE(bad_requests_get_netev_send_results), CASE(reset_peer_fails_alone),
-          CASE(more_than_a_ring), CASE(ring_used_where_available))
+          CASE(more_than_a_ring), CASE(ring_used_where_available), CASE(refused_ring_falls_back))
