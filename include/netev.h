@@ -159,7 +159,8 @@ typedef struct netev_send_req {
 } netev_send_req;
 /* Sends every request, with netev_send's results and records, in fewer
  * system calls: on Linux one io_uring_enter for the batch (where io_uring
- * is available and NETEV_NO_IO_URING is unset), elsewhere one send each.
+ * is available, NETEV_NO_IO_URING is unset and netev was built against
+ * kernel headers 5.6 or newer), elsewhere one send each.
  * Each result is known when it returns, as with netev_send.  Requests for
  * the same socket go out in array order; after one of them is short or
  * fails, the later ones for that socket are not tried: NETEV_EAGAIN (the

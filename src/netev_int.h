@@ -209,12 +209,13 @@ void netev__connect_done(netev_loop *loop, netev_socket s, netev__sock *sk, int 
 void netev__close_begin(netev_loop *loop, netev_socket s);
 int netev__close_done(netev_loop *loop, int err);
 
-/* send_ring.c (Linux): sends reqs[i] where use[i], in one io_uring_enter,
+/* send_ring.c (Linux, kernel headers 5.6 or newer: NETEV_HAVE_SEND_RING):
+ * sends reqs[i] where use[i], in one io_uring_enter,
  * with netev_send's results and records.  0 when done (a result of
  * NETEV__SEND_REDO asks for a plain netev_send), -1 when there is no ring
  * (nothing was sent).  Elsewhere there never is one. */
 #define NETEV__SEND_REDO PTRDIFF_MIN
-#ifdef __linux__
+#ifdef NETEV_HAVE_SEND_RING
 int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use);
 void netev__send_ring_free(netev_loop *loop);
 #else

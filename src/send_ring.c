@@ -22,6 +22,9 @@
 #include <sys/syscall.h>
 
 #define RING_ENTRIES 1024
+#ifndef IORING_SETUP_COOP_TASKRUN
+#define IORING_SETUP_COOP_TASKRUN (1U << 8) /* Linux 5.19's value; older kernels refuse it, and we retry without */
+#endif
 
 typedef struct send_ring {
     int fd;

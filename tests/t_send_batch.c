@@ -8,7 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef __linux__
+#ifdef NETEV_HAVE_SEND_RING /* Linux, and netev built with its io_uring */
 #include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
@@ -237,7 +237,7 @@ TEST(more_than_a_ring)
     netev_loop_free(loop);
 }
 
-#ifdef __linux__
+#ifdef NETEV_HAVE_SEND_RING
 static int io_uring_here(void)
 {
     struct io_uring_params prm;
@@ -284,7 +284,7 @@ static void batch_of_two(pairs *p, const char *a, const char *b)
  * shows in /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
 TEST(ring_used_where_available)
 {
-#ifdef __linux__
+#ifdef NETEV_HAVE_SEND_RING
     if (!io_uring_here()) {
         printf("# io_uring unavailable here: the batch sends one by one\n");
         return;
@@ -303,7 +303,7 @@ TEST(ring_used_where_available)
  * request, then lets the ring go and does not try it again. */
 TEST(refused_ring_falls_back)
 {
-#ifdef __linux__
+#ifdef NETEV_HAVE_SEND_RING
     if (!io_uring_here() || util_slow() > 1) { /* valgrind does not take seccomp filters */
         printf("# io_uring unavailable here, or under valgrind: not run\n");
         return;
