@@ -217,8 +217,9 @@ static void send_echoes(echod *d, netev_event *records, echoes *out)
     out->used = 0;
 }
 
-/* Phase one for one record: what the backlog sends on WRITE, then one recv. */
-static void read_session(echod *d, netev_event *records, int i, int first_round, char *arena, echoes *out)
+/* Phase one for one record: what the backlog sends on WRITE, then one recv.
+ * Returns 1 when the record is left with more to read (a FIN read past). */
+static int read_session(echod *d, netev_event *records, int i, int first_round, char *arena, echoes *out)
 {
     netev_event *ev = &records[i];
     if (first_round) {
@@ -226,7 +227,7 @@ static void read_session(echod *d, netev_event *records, int i, int first_round,
         if (r < 0) {
             session_ended(d, ev->sock, (int)r);
             ev->events = 0;
-            return;
+            return 0;
         }
         if (r > 0) {
             d->t.bytes_out += (uint64_t)r;
@@ -237,7 +238,7 @@ static void read_session(echod *d, netev_event *records, int i, int first_round,
     /* Also without READ or CLOSE in the first round: a session whose stream
      * has ended closes there once WRITE has drained its backlog. */
     if (!first_round && !(ev->events & (NETEV_READ | NETEV_CLOSE)))
-        return;
+        return 0;
     if (ARENA - out->used < MIN_ROOM)
         send_echoes(d, records, out);
     size_t room = ARENA - out->used < RECV_BUF ? ARENA - out->used : RECV_BUF;
@@ -254,6 +255,7 @@ static void read_session(echod *d, netev_event *records, int i, int first_round,
         out->from[out->n++] = i;
         out->used += (size_t)r;
     }
+    return (ev->events & (NETEV_READ | NETEV_CLOSE)) != 0;
 }
 
 static void serve_records(echod *d, netev_event *records, int n)
@@ -271,11 +273,9 @@ static void serve_records(echod *d, netev_event *records, int n)
                 ev->events = 0;
                 continue;
             }
-            read_session(d, records, i, round == 0, arena, &out);
+            more |= read_session(d, records, i, round == 0, arena, &out);
         }
-        send_echoes(d, records, &out);
-        for (int i = 0; i < n && !more; i++) /* a FIN read past: read on to the end */
-            more = (records[i].events & (NETEV_READ | NETEV_CLOSE)) && records[i].sock != d->listener;
+        send_echoes(d, records, &out); /* a session it ends has its events cleared: no round for it */
     }
 }
 
