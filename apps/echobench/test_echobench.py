@@ -194,6 +194,19 @@ def test_correct_server_duration_big_messages():
         srv.stop()
 
 
+def test_messages_longer_than_one_send():
+    srv = EchoServer(size=150000)
+    try:
+        # Past EB_CHUNK (64 KiB): a batched send takes a message's first chunk
+        # only, and the rest must follow.  Several in flight on several connections.
+        rc, rep, err, _ = run_bench(srv.port, "-c", 3, "-s", 150000, "-d", 2, "-n", 60, "--timeout", 10)
+        check("long messages: exit 0", rc == 0, f"rc={rc} stderr={err}")
+        check("long messages: every message counted", rep and rep["messages"] == 60, rep)
+        check("long messages: no errors", rep and rep["errors"]["total"] == 0, rep)
+    finally:
+        srv.stop()
+
+
 def test_corrupting_server():
     srv = EchoServer(size=64, corrupt_every=50)
     try:
@@ -324,11 +337,13 @@ def main():
     elif VALGRIND:
         # The costly cases are enough under valgrind: the good path and both integrity paths.
         test_correct_server()
+        test_messages_longer_than_one_send()
         test_corrupting_server()
         test_early_close()
     else:
         test_correct_server()
         test_correct_server_duration_big_messages()
+        test_messages_longer_than_one_send()
         test_corrupting_server()
         test_extra_bytes()
         test_early_close()

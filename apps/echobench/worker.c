@@ -29,6 +29,7 @@ struct eb_conn {
     netev_socket sock;
     uint8_t state;
     uint8_t in_ready; /* on the --rate ring */
+    uint8_t in_pending; /* on the list of connections with bytes to send */
     uint8_t probed;   /* --idle: its probe came back (or it died first) */
     uint32_t id;      /* stream number: picks the pattern offset */
     uint32_t start;   /* pattern offset of stream byte 0 */
@@ -144,7 +145,9 @@ static uint32_t stream_start(uint32_t id)
 static void open_conn(eb_worker *w, eb_conn *c, uint32_t id)
 {
     const eb_config *cfg = cfg_of(w);
+    uint8_t in_pending = c->in_pending; /* the slot may still be on the list: never twice */
     memset(c, 0, sizeof *c);
+    c->in_pending = in_pending;
     c->id = id;
     c->start = stream_start(id);
     c->state = C_CONNECTING;
@@ -195,7 +198,7 @@ static void issue(eb_worker *w, eb_conn *c, int64_t stamp)
 }
 
 /* Sends what has been issued and not sent; a short send waits for WRITE. */
-static void flush(eb_worker *w, eb_conn *c)
+static void send_now(eb_worker *w, eb_conn *c)
 {
     uint64_t end = c->issued * cfg_of(w)->size;
     while (c->state == C_UP && c->sent < end) {
@@ -212,6 +215,56 @@ static void flush(eb_worker *w, eb_conn *c)
         c->sent += (uint64_t)n;
         if ((size_t)n < chunk)
             return;
+    }
+}
+
+/* Bytes to send wait for the end of the round: send_pending sends them all
+ * in one netev_send_batch. */
+static void flush(eb_worker *w, eb_conn *c)
+{
+    if (c->in_pending || c->state != C_UP)
+        return;
+    c->in_pending = 1;
+    w->pending[w->npending++] = (int32_t)(c - w->conns);
+}
+
+/* One netev_send_batch for every connection with bytes to send, before the
+ * worker waits: on Linux one io_uring_enter instead of a send(2) each.  The
+ * client then spends less per message, so on a machine with few cores it
+ * saturates later and the servers' own speed shows more in messages/s.
+ * Each connection's first chunk goes in the batch; the rest of a long
+ * message (past EB_CHUNK bytes) follows at once through send_now. */
+static void send_pending(eb_worker *w)
+{
+    const eb_config *cfg = cfg_of(w);
+    int n = 0;
+    for (int k = 0; k < w->npending; k++) {
+        eb_conn *c = &w->conns[w->pending[k]];
+        c->in_pending = 0;
+        uint64_t end = c->issued * cfg->size;
+        if (c->state != C_UP || c->sent >= end)
+            continue;
+        uint64_t left = end - c->sent;
+        size_t chunk = left < EB_CHUNK ? (size_t)left : EB_CHUNK;
+        w->reqs[n] = (netev_send_req){c->sock, w->sh->pattern + (c->start + c->sent) % EB_PATTERN_LEN, chunk, 0, 0};
+        w->pending[n++] = w->pending[k]; /* n <= k: the list is compacted in place */
+    }
+    w->npending = 0;
+    if (!n)
+        return;
+    netev_send_batch(w->loop, w->reqs, n);
+    for (int k = 0; k < n; k++) {
+        eb_conn *c = &w->conns[w->pending[k]];
+        ptrdiff_t r = w->reqs[k].result;
+        if (r == NETEV_EAGAIN)
+            continue; /* full: WRITE comes */
+        if (r < 0) {
+            lost(w, c, netev_strerror((int)r));
+            continue;
+        }
+        c->sent += (uint64_t)r;
+        if ((size_t)r == w->reqs[k].len)
+            send_now(w, c);
     }
 }
 
@@ -527,6 +580,7 @@ static void run(eb_worker *w)
             return;
         }
         timeout = min_timeout(timeout, ms_until(w->next_check - now));
+        send_pending(w);
         int n = netev_wait(w->loop, recs, MAX_RECORDS, timeout);
         if (n < 0) {
             fprintf(stderr, "echobench: netev_wait: %s\n", netev_strerror(n));
@@ -549,7 +603,9 @@ void *eb_worker_main(void *arg)
     w->conns = calloc((size_t)w->nconns, sizeof *w->conns);
     w->stamps = calloc((size_t)w->nconns * (size_t)cfg->depth, sizeof *w->stamps);
     w->ready = calloc((size_t)w->nconns, sizeof *w->ready);
-    if (!w->conns || !w->stamps || !w->ready) {
+    w->pending = calloc((size_t)w->nconns, sizeof *w->pending);
+    w->reqs = calloc((size_t)w->nconns, sizeof *w->reqs);
+    if (!w->conns || !w->stamps || !w->ready || !w->pending || !w->reqs) {
         fprintf(stderr, "echobench: out of memory\n");
         /* Count every slot as failed so that the main thread does not wait for them. */
         bump(&w->ctr.connect_fail, (uint64_t)w->nconns);
@@ -565,9 +621,13 @@ void *eb_worker_main(void *arg)
     free(w->conns);
     free(w->stamps);
     free(w->ready);
+    free(w->pending);
+    free(w->reqs);
     w->conns = 0;
     w->stamps = 0;
     w->ready = 0;
+    w->pending = 0;
+    w->reqs = 0;
     atomic_store(&w->done, 1);
     return 0;
 }

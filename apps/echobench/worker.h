@@ -67,6 +67,9 @@ typedef struct eb_worker {
     int64_t *stamps;       /* depth send times per slot */
     int32_t *ready;        /* --rate: ring of slots that may take another message */
     int ready_head, ready_len;
+    int32_t *pending;      /* slots with bytes to send before the next wait */
+    netev_send_req *reqs;  /* send_pending's batch */
+    int npending;
     int next_open, connecting;
     uint64_t issued, inflight, cycles_started, next_cycle_id;
     int64_t t_start, next_check;
