@@ -36,6 +36,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FD_SETSIZE = 1024
+IDLE_BASE = 1000  # idle connections per server process held before an idle measurement starts
 PORT_BASE = 17100  # below the ephemeral range; each server start takes the next port
 REFERENCE = "echod-epoll"
 SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select", "uring",
@@ -315,6 +316,25 @@ def echo_cell(args, server, conns, size, rep_no, logdir):
     return r
 
 
+def start_idle(args, srv, server, conns, source):
+    """An echobench process holding conns idle connections from one source address."""
+    argv = echobench_argv(args, srv.port, ["-c", conns, "--idle", "-t", 600, "--timeout", 30,
+                                           "--source", source, "--sources", 1])
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    ev = threading.Event()
+    err_lines = []
+    t = threading.Thread(target=watch_idle, args=(p, ev, err_lines), daemon=True)
+    t.start()
+    return p, ev, err_lines, t
+
+
+def wait_idle(procs, server):
+    deadline = time.monotonic() + 120
+    for p, ev, err_lines, _ in procs:
+        if not ev.wait(max(0.1, deadline - time.monotonic())):
+            fail(f"idle connections to {server.name} did not come up: {''.join(err_lines)[-500:]}")
+
+
 def idle_cell(args, server, conns, rep_no, logdir, workers=1):
     """RSS growth of the server per idle connection.  Connections come from
     several echobench processes (each at most --per-process, each from its own
@@ -324,29 +344,20 @@ def idle_cell(args, server, conns, rep_no, logdir, workers=1):
     srv = Running(server.with_workers(workers), args.server_cpu, logdir)
     procs = []
     try:
-        # Warm up, so that one-time allocations (buffers, batches of several
-        # records) are not charged to the connections: 64 clients at once,
-        # and with workers enough that every worker gets some.
-        warm = max(64, 16 * workers)
-        run_echobench(args, srv.port, ["-c", warm, "-n", 10 * warm], timeout=30)
+        # A baseline of IDLE_BASE connections per server process stays open
+        # through the measurement, so that one-time memory (buffers, batches
+        # of up to a thousand records, which the client's bursts of probes
+        # bring) is in place before it starts and is not charged to the
+        # connections; what is measured is the growth from the baseline on.
+        procs.append(start_idle(args, srv, server, IDLE_BASE * workers, "127.0.0.250"))
+        wait_idle(procs, server)
         time.sleep(0.2)
         rss0, fds0 = srv.rss_kib(), srv.open_fds()
         nproc = -(-conns // args.per_process)
-        ready = []
         for i in range(nproc):
             share = conns // nproc + (1 if i < conns % nproc else 0)
-            argv = echobench_argv(args, srv.port, ["-c", share, "--idle", "-t", 600, "--timeout", 30,
-                                                   "--source", f"127.0.0.{2 + i}", "--sources", 1])
-            p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-            ev = threading.Event()
-            err_lines = []
-            t = threading.Thread(target=watch_idle, args=(p, ev, err_lines), daemon=True)
-            t.start()
-            procs.append((p, ev, err_lines, t))
-        deadline = time.monotonic() + 120
-        for p, ev, err_lines, _ in procs:
-            if not ev.wait(max(0.1, deadline - time.monotonic())):
-                fail(f"idle connections to {server.name} did not come up: {''.join(err_lines)[-500:]}")
+            procs.append(start_idle(args, srv, server, share, f"127.0.0.{2 + i}"))
+        wait_idle(procs, server)
         time.sleep(0.5)
         rss1, fds1 = srv.rss_kib(), srv.open_fds()
         errors = 0
@@ -362,7 +373,7 @@ def idle_cell(args, server, conns, rep_no, logdir, workers=1):
             p.wait()
         srv.stop()
     per_conn = (rss1 - rss0) * 1024.0 / conns
-    note = f"{nproc} echobench processes; server fds +{fds1 - fds0}"
+    note = f"{nproc} echobench processes after a baseline of {IDLE_BASE * workers}; server fds +{fds1 - fds0}"
     if workers > 1:
         note = f"{workers} echod workers (--workers), RSS summed; " + note
     r = row("idle", server.name, conns, 0, rep_no, note=note, rss=per_conn)
@@ -379,9 +390,10 @@ def idle_counts(wanted, hard):
     just under the cap, so that every server has a figure near it."""
     counts = []
     for want in wanted:
-        if want + 64 > hard:
-            below = hard - 1000
-            log(f"  {want:,} idle connections need {want + 64:,} descriptors, but RLIMIT_NOFILE's hard "
+        if want + IDLE_BASE + 64 > hard:
+            below = hard - IDLE_BASE - 1000
+            log(f"  {want:,} idle connections and a baseline of {IDLE_BASE:,} need {want + IDLE_BASE + 64:,} "
+                f"descriptors, but RLIMIT_NOFILE's hard "
                 f"limit is {hard:,} here: {want:,} for servers with several processes, {below:,} for all")
             counts.append(below)
         counts.append(want)
@@ -762,7 +774,7 @@ def main():
         for conns in idle_counts(args.idle, hard):
             for rep in range(1, args.other_reps + 1):
                 for server in servers:
-                    workers = server.processes_for(conns, hard)
+                    workers = server.processes_for(conns + IDLE_BASE, hard)  # and the baseline
                     if workers is None:
                         if rep == 1:
                             rows.append(row("idle", server.name, conns, 0, rep,
@@ -868,11 +880,18 @@ Latest run: {meta['date']}, `make bench`
   descriptors, so it sits out the 10,000-connection cells). All read into one 64 KiB buffer, buffer
   what a send did not take, stop reading while they do, set TCP_NODELAY, listen on 127.0.0.1.
 - Load: `echobench` (built on netev; {meta['client_threads']} thread(s)), depth 1 (one message in flight per connection),
-  {meta['duration']:g} s per cell after all connections are up, every echoed byte checked.
-- The server is pinned to CPU 0 and echobench to CPU(s) {meta['client_cpu']} (`taskset`). On two cores the client saturates
-  its core before a good server does, so messages/s alone cannot rank servers: the tables also give the
-  server's CPU time per message, utime+stime from `/proc/PID/stat` over the measured window divided by
-  the messages echoed in it (clock-tick resolution, 10 ms, over a window of several seconds).
+  {meta['duration']:g} s per cell after all connections are up, every echoed byte checked. echobench sends what
+  a round of its loop has to send in one `netev_send_batch` (one `io_uring_enter`), so it spends less per
+  message than the servers do, and with many connections the server, not the client, sets the pace.
+- The server is pinned to CPU 0 and echobench to CPU(s) {meta['client_cpu']} (`taskset`). The tables give messages/s
+  and the server's CPU time per message: utime+stime from `/proc/PID/stat` over the measured window divided
+  by the messages echoed in it (clock-tick resolution, 10 ms, over a window of several seconds).
+- Why the client batches: up to `bench/results/2026-11-27-004513.tsv` echobench made one send(2) per
+  message and saturated its core before the better servers did. Those servers then slept between the
+  client's bursts and paid for each wake-up, so CPU per message penalised the cheaper server. At 100
+  connections echod went to sleep once per 105 messages and libuv, saturated, once per 1,836; a server
+  held below its capacity (`echobench --rate 100000`) cost 6.7 to 7.3 us per message against 4.4 to 5.5 us
+  when saturated. With the batching client echod sleeps once per 11,402 messages and libuv once per 6,856.
 - Each echo cell runs {meta['reps']} time(s) (idle memory and connection rate {meta.get('other_reps', meta['reps'])}), the
   servers of a cell back to back in a rotating order, the rounds minutes apart; the tables show medians.
   The bar below also gives the median of the per-round ratios (echod against the peer run next to it),
@@ -901,8 +920,9 @@ Latest run: {meta['date']}, `make bench`
 - Not in the matrix: `uring` (`bench/peers/peer_uring.c`, built when liburing is installed), an echo
   loop on io_uring's completion model (multishot recv into provided buffers, sends and re-arms submitted
   together, one system call per batch), and its halves `uring-recv` (the ring for receiving only) and
-  `uring-send` (epoll and recv(2), the sends of a loop in one `io_uring_enter`). The saving is all in
-  the sending half, which echod takes through `netev_send_batch` with synchronous results:
+  `uring-send` (epoll and recv(2), the sends of a loop in one `io_uring_enter`). Measured with the
+  client of before the change above, the saving was all in the sending half, which echod takes through
+  `netev_send_batch` with synchronous results:
   `python3 bench/alternate.py --servers echod-epoll,uring,uring-send,uring-recv,epoll,libuv --conns N`.
 
 ## Results
