@@ -37,6 +37,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FD_SETSIZE = 1024
 IDLE_BASE = 1000  # idle connections per server process held before an idle measurement starts
+IDLE_WARM = 1024  # clients per server process echoing at once before it
 PORT_BASE = 17100  # below the ephemeral range; each server start takes the next port
 REFERENCE = "echod-epoll"
 SERVER_ORDER = ["echod-epoll", "echod-poll", "libuv", "libevent", "libev", "epoll", "select", "uring",
@@ -344,11 +345,14 @@ def idle_cell(args, server, conns, rep_no, logdir, workers=1):
     srv = Running(server.with_workers(workers), args.server_cpu, logdir)
     procs = []
     try:
-        # A baseline of IDLE_BASE connections per server process stays open
-        # through the measurement, so that one-time memory (buffers, batches
-        # of up to a thousand records, which the client's bursts of probes
-        # bring) is in place before it starts and is not charged to the
-        # connections; what is measured is the growth from the baseline on.
+        # One-time memory (buffers, the bookkeeping of batches of up to a
+        # thousand records, which the client's bursts bring) is made first,
+        # by a burst of echoes from IDLE_WARM clients per server process.
+        # Then a baseline of IDLE_BASE idle connections per process stays
+        # open through the measurement: it takes up whatever the warm-up's
+        # connections left free, and the growth is counted from it on.
+        warm = IDLE_WARM * workers
+        run_echobench(args, srv.port, ["-c", warm, "-n", 4 * warm], timeout=60)
         procs.append(start_idle(args, srv, server, IDLE_BASE * workers, "127.0.0.250"))
         wait_idle(procs, server)
         time.sleep(0.2)
