@@ -845,6 +845,10 @@ def redraw(args):
             rows.append(r)
     with open(args.redraw[:-4] + ".meta.json") as f:
         meta = json.load(f)
+    if args.note:  # a note written after the run: kept with it
+        meta["note"] = args.note
+        with open(args.redraw[:-4] + ".meta.json", "w") as f:
+            json.dump(meta, f, indent=1)
     present = {r["server"] for r in rows}
     names = [s for s in SERVER_ORDER if s in present]
     args.docs = True
@@ -908,6 +912,10 @@ Latest run: {meta['date']}, `make bench`
   {meta['quiet']:g} after the retries).
 - Idle memory: the server's VmRSS growth from before to after opening N idle connections (each echoed
   one message first), divided by N. User-space memory only: the kernel's socket buffers are not in RSS.
+  Before it, {IDLE_WARM:,} clients per server process echo at once and close (one-time memory: buffers,
+  the bookkeeping of batches of a thousand records), then {IDLE_BASE:,} idle connections per process
+  open and stay open through the measurement (they take up what the warm-up's connections left free);
+  the growth is counted from there.
   Connections come from several echobench processes (at most {meta['per_process']:,} each, each from its
   own source address 127.0.0.2, 127.0.0.3, ...), because a process has at most RLIMIT_NOFILE
   descriptors and an address about 28,000 ports toward one server port. The server itself needs one
@@ -916,7 +924,7 @@ Latest run: {meta['date']}, `make bench`
   through SO_REUSEPORT, K chosen so each holds about 80 % of its limit at most; RSS summed over them).
 - Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
-- Reproduce: `make bench` (full: about 15 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
+- Reproduce: `make bench` (full: about 20 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
   written here). `python3 bench/run_bench.py --help` for subsets.
 - Closer comparisons of a few servers: `python3 bench/alternate.py --conns N --rounds 15` keeps one
   instance of each running and alternates 1-second runs between them; it gives the medians of the
@@ -924,9 +932,10 @@ Latest run: {meta['date']}, `make bench`
 - Not in the matrix: `uring` (`bench/peers/peer_uring.c`, built when liburing is installed), an echo
   loop on io_uring's completion model (multishot recv into provided buffers, sends and re-arms submitted
   together, one system call per batch), and its halves `uring-recv` (the ring for receiving only) and
-  `uring-send` (epoll and recv(2), the sends of a loop in one `io_uring_enter`). Measured with the
-  client of before the change above, the saving was all in the sending half, which echod takes through
-  `netev_send_batch` with synchronous results:
+  `uring-send` (epoll and recv(2), the sends of a loop in one `io_uring_enter`). With the client of
+  before the change above, the saving was all in the sending half, which echod takes through
+  `netev_send_batch` with synchronous results. With the batching client (8 rounds at 1,000 connections)
+  the whole completion loop costs 0.96 x echod's CPU per message, and either half alone about 1.05 x:
   `python3 bench/alternate.py --servers echod-epoll,uring,uring-send,uring-recv,epoll,libuv --conns N`.
 
 ## Results
