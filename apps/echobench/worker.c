@@ -220,7 +220,7 @@ static void send_now(eb_worker *w, eb_conn *c)
 
 /* Bytes to send wait for the end of the round: send_pending sends them all
  * in one netev_send_batch. */
-static void flush(eb_worker *w, eb_conn *c)
+static void queue_send(eb_worker *w, eb_conn *c)
 {
     if (c->in_pending || c->state != C_UP)
         return;
@@ -310,7 +310,7 @@ static int64_t issue_due(eb_worker *w, int64_t now)
         if (!c)
             return -1; /* a backlog: wait for a completion to free a connection */
         issue(w, c, due_time(w, w->issued, t_go));
-        flush(w, c);
+        queue_send(w, c);
         ready_push(w, c);
     }
     return may_issue(w) ? due_time(w, w->issued, t_go) - now : -1;
@@ -325,7 +325,7 @@ static void refill(eb_worker *w, eb_conn *c, int64_t now)
     }
     while (c->state == C_UP && c->issued - c->done < (uint64_t)cfg_of(w)->depth && may_issue(w))
         issue(w, c, now);
-    flush(w, c);
+    queue_send(w, c);
 }
 
 /* ---- receiving ---- */
@@ -413,7 +413,7 @@ static void start_traffic(eb_worker *w, eb_conn *c, int64_t now)
     case EB_IDLE:
     case EB_RECONNECT:
         issue(w, c, now);
-        flush(w, c);
+        queue_send(w, c);
         break;
     }
 }
@@ -456,7 +456,7 @@ static void on_record(eb_worker *w, const netev_event *e, int64_t now)
     if ((ev & NETEV_READ) && c->state == C_UP && on_readable(w, c, now) < 0)
         return;
     if ((ev & NETEV_WRITE) && c->state == C_UP)
-        flush(w, c);
+        queue_send(w, c);
     if ((ev & NETEV_CLOSE) && c->state == C_UP) {
         /* What came before the close is still checked; then it is lost
          * (after a FIN recv ends with 0, after a reset with an error). */
