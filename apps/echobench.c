@@ -150,6 +150,32 @@ static double process_cpu(int pid)
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* Busy seconds of CPU `cpu` since boot: user, nice, system, irq and softirq
+ * time of /proc/stat (idle, iowait and stolen time are not ours).  Softirq
+ * work that the kernel hands to ksoftirqd is charged to that thread, not to
+ * the server that caused it, so for a server pinned to its CPU this sees
+ * what --server-pid misses.  -1 when there is no such CPU. */
+static double core_busy(int cpu)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    char line[512], want[32];
+    int wl = snprintf(want, sizeof want, "cpu%d ", cpu);
+    double busy = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long long v[7];
+        if (strncmp(line, want, (size_t)wl) == 0 &&
+            sscanf(line + wl, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6]) == 7) {
+            busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)sysconf(_SC_CLK_TCK);
+            break;
+        }
+    }
+    fclose(f);
+    return busy;
+}
+
 static double own_cpu(void)
 {
     struct rusage ru;
@@ -313,6 +339,10 @@ int main(int argc, char **argv)
     int st = eb_parse_args(argc, argv, &cfg);
     if (st >= 0)
         return st;
+    if (cfg.server_core >= 0 && core_busy(cfg.server_core) < 0) {
+        fprintf(stderr, "echobench: --server-core %d: no such CPU in /proc/stat\n", cfg.server_core);
+        return 2;
+    }
     if (raise_nofile(&cfg) < 0)
         return 2;
     struct sockaddr_storage *srcs;
@@ -348,7 +378,7 @@ int main(int argc, char **argv)
 
     int running = 0, idle_announced = 0;
     int64_t t_go = 0, t_ready = 0, t_end = 0;
-    double server_cpu0 = -1, client_cpu0 = 0;
+    double server_cpu0 = -1, core0 = -1, client_cpu0 = 0;
     while (ok) {
         int64_t now = eb_now_ns();
         totals t = sum_workers(w, cfg.threads);
@@ -365,6 +395,7 @@ int main(int argc, char **argv)
                     last = atomic_load(&w[i].t_resolved);
             sum->connect_seconds = (double)(last - t_start) / 1e9;
             server_cpu0 = cfg.server_pid ? process_cpu(cfg.server_pid) : -1;
+            core0 = cfg.server_core >= 0 ? core_busy(cfg.server_core) : -1;
             client_cpu0 = own_cpu();
             atomic_store(&sh->t_go, t_go);
             set_phase(sh, w, cfg.threads, EB_PHASE_RUN);
@@ -412,9 +443,12 @@ int main(int argc, char **argv)
         sum->client_cpu = own_cpu() - client_cpu0;
         double s1 = cfg.server_pid ? process_cpu(cfg.server_pid) : -1;
         sum->server_cpu = (server_cpu0 >= 0 && s1 >= 0) ? s1 - server_cpu0 : -1;
+        double c1 = core0 >= 0 ? core_busy(cfg.server_core) : -1;
+        sum->server_core = c1 >= 0 ? c1 - core0 : -1;
     } else {
         sum->connect_seconds = (double)(t_end - t_start) / 1e9;
         sum->server_cpu = -1;
+        sum->server_core = -1;
     }
     set_phase(sh, w, cfg.threads, EB_PHASE_STOP);
     for (int i = 0; i < cfg.threads; i++) {

@@ -39,6 +39,9 @@ static void usage(FILE *f)
           "      --sources K       spread connections over K source addresses from --source\n"
           "                        (default: as many as the local port range needs)\n"
           "      --server-pid PID  report the server's CPU time per message (Linux /proc)\n"
+          "      --server-core N   report CPU N's busy time per message: for a server pinned\n"
+          "                        to CPU N, its process plus the kernel's work there that\n"
+          "                        is charged to no process, e.g. ksoftirqd (Linux /proc/stat)\n"
           "  -h, --help            this text\n"
           "\n"
           "Exit status: 0 when every byte came back intact and no connection was lost,\n"
@@ -109,7 +112,8 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     return 0;
 }
 
-enum { OPT_RATE = 256, OPT_RAMP, OPT_JSON, OPT_TIMEOUT, OPT_IDLE, OPT_RECONNECT, OPT_SOURCES, OPT_SERVER_PID };
+enum { OPT_RATE = 256, OPT_RAMP, OPT_JSON, OPT_TIMEOUT, OPT_IDLE, OPT_RECONNECT, OPT_SOURCES, OPT_SERVER_PID,
+       OPT_SERVER_CORE };
 
 int eb_parse_args(int argc, char **argv, eb_config *cfg)
 {
@@ -123,6 +127,7 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
         {"timeout", required_argument, 0, OPT_TIMEOUT}, {"idle", no_argument, 0, OPT_IDLE},
         {"reconnect", no_argument, 0, OPT_RECONNECT}, {"source", required_argument, 0, 'B'},
         {"sources", required_argument, 0, OPT_SOURCES}, {"server-pid", required_argument, 0, OPT_SERVER_PID},
+        {"server-core", required_argument, 0, OPT_SERVER_CORE},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     memset(cfg, 0, sizeof *cfg);
     cfg->host = "127.0.0.1";
@@ -132,6 +137,7 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
     cfg->depth = 1;
     cfg->threads = 1;
     cfg->timeout = 10;
+    cfg->server_core = -1;
     int have_duration = 0, c;
     long v;
     while ((c = getopt_long(argc, argv, "H:p:c:s:d:t:n:T:B:qh", opts, 0)) != -1) {
@@ -209,6 +215,11 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             if (parse_long(optarg, 1, 1 << 30, &v))
                 return bad("server pid", optarg);
             cfg->server_pid = (int)v;
+            break;
+        case OPT_SERVER_CORE:
+            if (parse_long(optarg, 0, 4095, &v))
+                return bad("server core", optarg);
+            cfg->server_core = (int)v;
             break;
         case 'h':
             usage(stdout);

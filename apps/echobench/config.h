@@ -28,6 +28,7 @@ typedef struct eb_config {
     int json, quiet;
     enum eb_mode mode;
     int server_pid;    /* 0 = none: report the server's CPU time per message if set */
+    int server_core;   /* -1 = none: report how busy this CPU (the server's, pinned) was per message */
     const char *source; /* first source address, NULL = the kernel's choice */
     int sources;        /* source addresses to spread connections over */
 

@@ -59,6 +59,9 @@ void eb_report_text(FILE *f, const eb_summary *s)
         if (s->server_cpu >= 0)
             fprintf(f, ", server %.2f us/%s (pid %d)", s->server_cpu * 1e6 / (double)s->msgs,
                     cfg->mode == EB_RECONNECT ? "conn" : "msg", cfg->server_pid);
+        if (s->server_core >= 0)
+            fprintf(f, ", CPU %d busy %.2f us/%s", cfg->server_core, s->server_core * 1e6 / (double)s->msgs,
+                    cfg->mode == EB_RECONNECT ? "conn" : "msg");
         fprintf(f, "\n");
     }
     fprintf(f, "  %-12s %llu (connect %llu, mismatch %llu, lost %llu, timeout %llu)\n", "errors",
@@ -108,6 +111,9 @@ void eb_report_json(FILE *f, const eb_summary *s)
     if (s->server_cpu >= 0)
         fprintf(f, "\"server_pid\":%d,\"server_cpu_s\":%.6f,\"server_cpu_us_per_msg\":%.4f,", cfg->server_pid,
                 s->server_cpu, s->server_cpu * per);
+    if (s->server_core >= 0)
+        fprintf(f, "\"server_core\":%d,\"server_core_s\":%.6f,\"server_core_us_per_msg\":%.4f,", cfg->server_core,
+                s->server_core, s->server_core * per);
     fprintf(f, "\"errors\":{\"total\":%llu,\"connect\":%llu,\"mismatch\":%llu,\"lost\":%llu,\"timeout\":%llu},",
             (unsigned long long)eb_summary_errors(s), (unsigned long long)s->connect_fail,
             (unsigned long long)s->mismatch, (unsigned long long)s->lost, (unsigned long long)s->timeouts);

@@ -17,6 +17,7 @@ typedef struct eb_summary {
     eb_hist lat, conn_lat;
     uint64_t connect_fail, mismatch, lost, timeouts;
     double server_cpu;      /* seconds of the server's CPU in the window; < 0 unknown */
+    double server_core;     /* busy seconds of the server's CPU (--server-core) in the window; < 0 unknown */
     double client_cpu;      /* seconds of our own CPU in the window */
     int interrupted;        /* stopped by a signal */
 } eb_summary;

@@ -284,6 +284,37 @@ def test_modes():
         srv.stop()
 
 
+def test_server_cpu():
+    """--server-pid and --server-core: the CPU the server spent, as its
+    process saw it and as its CPU did.  The server here is this process's
+    thread, pinned to the first CPU it may use."""
+    before = os.sched_getaffinity(0)
+    core = min(before)
+    os.sched_setaffinity(0, {core})  # the server thread below inherits it
+    try:
+        srv = EchoServer(size=64)
+    finally:
+        os.sched_setaffinity(0, before)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 4, "-n", 20000, "--server-pid", os.getpid(),
+                                    "--server-core", core)
+        check("server cpu: exit 0", rc == 0, f"rc={rc} {err}")
+        proc = rep and rep.get("server_cpu_us_per_msg")
+        busy = rep and rep.get("server_core_us_per_msg")
+        check("server cpu: process time reported", proc is not None and proc > 0, rep)
+        check("server cpu: core time reported", rep and rep.get("server_core") == core and busy is not None, rep)
+        # The core ran the server (a Python thread: many clock ticks), so it
+        # was at least about as busy as the server's process was.
+        check("server cpu: core at least the process", proc and busy is not None and busy >= 0.8 * proc,
+              (proc, busy))
+    finally:
+        srv.stop()
+    p = subprocess.run([ECHOBENCH, "--server-core", str(os.cpu_count() or 1), "-t", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    check("server cpu: a CPU that is not there is exit 2", p.returncode == 2 and "no such CPU" in p.stderr,
+          (p.returncode, p.stderr))
+
+
 def test_usage():
     p = subprocess.run([ECHOBENCH, "-c", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check("usage: bad count is exit 2", p.returncode == 2, p.returncode)
@@ -350,6 +381,7 @@ def main():
         test_stalling_server()
         test_refused()
         test_modes()
+        test_server_cpu()
         test_usage()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
