@@ -20,15 +20,15 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_bench import ROOT, Running, find_servers, run_echobench  # noqa: E402
+from run_bench import ROOT, Running, find_servers, run_echobench, server_cpu_args  # noqa: E402
 
 
 def run(a, srv):
-    rep = run_echobench(a, srv.port, ["-c", a.conns, "-s", a.size, "-d", 1, "-t", a.seconds,
-                                      "--server-pid", srv.pid], timeout=a.seconds + 120)
+    rep = run_echobench(a, srv.port, ["-c", a.conns, "-s", a.size, "-d", 1, "-t", a.seconds]
+                        + server_cpu_args(a, srv), timeout=a.seconds + 120)
     if rep["errors"]["total"]:
         sys.exit(f"alternate: echobench saw errors against port {srv.port}: {rep['errors']}")
-    return rep["server_cpu_us_per_msg"], rep["msgs_per_s"]
+    return rep["server_cpu_us_per_msg"], rep["msgs_per_s"], rep["server_core_us_per_msg"]
 
 
 def main():
@@ -41,7 +41,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=20)
     a = ap.parse_args()
     a.echobench = os.path.join(a.build, "apps", "echobench")
-    a.client_cpu = 1  # as in make bench: the server on CPU 0, echobench on CPU 1
+    a.server_cpu, a.client_cpu = 0, 1  # as in make bench: the server on CPU 0, echobench on CPU 1
     names = a.servers.split(",")
     known = {s.name: s for s in find_servers(a.build, os.path.join(a.build, "apps", "echod"), False)}
     unknown = [n for n in names if n not in known]
@@ -51,28 +51,35 @@ def main():
     running = {}
     try:
         for n in names:
-            running[n] = Running(known[n], 0, logdir)
+            running[n] = Running(known[n], a.server_cpu, logdir)
         cpu = {n: [] for n in names}
         thr = {n: [] for n in names}
+        core = {n: [] for n in names}
         for r in range(a.rounds):
             k = r % len(names)  # a rotating order: no server always runs first
             for n in names[k:] + names[:k]:
-                c, t = run(a, running[n])
+                c, t, b = run(a, running[n])
                 cpu[n].append(c)
                 thr[n].append(t)
+                core[n].append(b)
     finally:
         for srv in running.values():
             srv.stop()
         shutil.rmtree(logdir, ignore_errors=True)
     print(f"{a.rounds} rounds of {a.seconds:g} s, {a.conns} connections, {a.size} B, depth 1")
-    print(f"{'server':12s} {'CPU us/msg median':>18s} {'msgs/s median':>14s}")
+    print("CPU: the server's process time per message; core: its CPU's busy time per message (with the")
+    print("kernel's work that no process is charged with, such as ksoftirqd's)")
+    print(f"{'server':12s} {'CPU us/msg median':>18s} {'core us/msg median':>19s} {'msgs/s median':>14s}")
     for n in names:
-        print(f"{n:12s} {statistics.median(cpu[n]):18.2f} {statistics.median(thr[n]):14.0f}")
+        print(f"{n:12s} {statistics.median(cpu[n]):18.2f} {statistics.median(core[n]):19.2f} "
+              f"{statistics.median(thr[n]):14.0f}")
     ref = names[0]
+
+    def ratio(v, n):
+        return statistics.median(x / y for x, y in zip(v[ref], v[n]))
     for n in names[1:]:
-        pc = statistics.median(x / y for x, y in zip(cpu[ref], cpu[n]))
-        pt = statistics.median(x / y for x, y in zip(thr[ref], thr[n]))
-        print(f"{ref}/{n}: CPU per message {pc:.3f}, msgs/s {pt:.3f} (medians of the per-round ratios)")
+        print(f"{ref}/{n}: CPU per message {ratio(cpu, n):.3f}, core {ratio(core, n):.3f}, "
+              f"msgs/s {ratio(thr, n):.3f} (medians of the per-round ratios)")
 
 
 if __name__ == "__main__":
