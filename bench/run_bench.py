@@ -284,18 +284,21 @@ class Interference:
         return False
 
 
-def measured(args, server, logdir, extra, timeout, what):
-    """Runs echobench against a fresh server; while the rest of the machine
-    used more than --quiet CPUs meanwhile, tries again (--retries), and keeps
-    the quietest attempt."""
+def measured(args, server, logdir, extra, timeout, what, running=None):
+    """Runs echobench against the running server, or else a fresh one; while
+    the rest of the machine used more than --quiet CPUs meanwhile, tries
+    again (--retries), and keeps the quietest attempt."""
     best = None
     for attempt in range(args.retries + 1):
-        srv = Running(server, args.server_cpu, logdir)
+        if running and running.proc.poll() is not None:
+            fail(f"{server.name} exited (status {running.proc.returncode}; see {running.log.name})")
+        srv = running or Running(server, args.server_cpu, logdir)
         try:
             with Interference(srv.pid) as noise:
                 rep = run_echobench(args, srv.port, extra + server_cpu_args(args, srv), timeout=timeout)
         finally:
-            srv.stop()
+            if not running:
+                srv.stop()
         if best is None or noise.cpus < best[1]:
             best = (rep, noise.cpus)
         if noise.cpus <= args.quiet:
@@ -343,10 +346,10 @@ def row(kind, server, conns, size, rep_no, rep=None, note="", rss=None):
     return r
 
 
-def echo_cell(args, server, conns, size, rep_no, logdir):
+def echo_cell(args, server, conns, size, rep_no, logdir, running):
     rep, noise = measured(args, server, logdir, ["-c", conns, "-s", size, "-d", 1, "-t", args.duration,
                                                  "-T", args.client_threads, "--timeout", 10],
-                          args.duration + 120, f"c={conns} s={size}")
+                          args.duration + 120, f"c={conns} s={size}", running)
     r = row("echo", server.name, conns, size, rep_no, rep)
     r["others_cpu"] = round(noise, 3)
     log(f"  {server.name:12s} c={conns:<6d} s={size:<5d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
@@ -812,20 +815,32 @@ def main():
                 f.write("\t".join(str(r[c]) for c in TSV_COLUMNS) + "\n")
 
     log("echo: connections x message size, depth 1")
-    for rep in range(1, args.reps + 1):
-        for size in args.sizes:
-            if size != 64 and rep > args.other_reps:
-                continue
-            for conns in args.conns:
-                k = (rep - 1) % len(servers)  # a rotating order: no server always runs first
-                for server in servers[k:] + servers[:k]:
-                    if conns > server.max_conns(hard):
-                        if rep == 1:
-                            rows.append(row("echo", server.name, conns, size, rep,
-                                            note=f"skipped: above {server.max_conns(hard)} descriptors"))
-                        continue
-                    rows.append(echo_cell(args, server, conns, size, rep, tmpdir))
-                    write_tsv()
+    # One instance of each server serves all the echo cells, as a server in
+    # use serves one client after another, and as in bench/alternate.py; so
+    # no window holds a server's one-time work (its tables growing, first
+    # touches, echod's send ring being made).  Between its runs a server
+    # holds no connection and sleeps.
+    running = {}
+    try:
+        for server in servers:
+            running[server.name] = Running(server, args.server_cpu, tmpdir)
+        for rep in range(1, args.reps + 1):
+            for size in args.sizes:
+                if size != 64 and rep > args.other_reps:
+                    continue
+                for conns in args.conns:
+                    k = (rep - 1) % len(servers)  # a rotating order: no server always runs first
+                    for server in servers[k:] + servers[:k]:
+                        if conns > server.max_conns(hard):
+                            if rep == 1:
+                                rows.append(row("echo", server.name, conns, size, rep,
+                                                note=f"skipped: above {server.max_conns(hard)} descriptors"))
+                            continue
+                        rows.append(echo_cell(args, server, conns, size, rep, tmpdir, running[server.name]))
+                        write_tsv()
+    finally:
+        for srv in running.values():
+            srv.stop()
     if args.idle:
         log("idle connections: server RSS growth per connection")
         for conns in idle_counts(args.idle, hard):
@@ -954,12 +969,17 @@ Latest run: {meta['date']}, `make bench`
   thousand in one `io_uring_enter`, leave more of that work to ksoftirqd (0.14 of echod's own CPU time,
   against 0.07 to 0.08 for the bare epoll loop, libuv and echod without the ring; medians of 6 fresh-server
   runs each): its process figure leaves out about 6 % more of its cost than the peers' do.
+  The busy figure comes from clock-tick samples, the process figure is the scheduler's exact run time
+  (utime+stime are scaled to it): where the server sleeps after almost every message (1 connection),
+  the samples miss much of its short runs and the busy figure reads below the process's.
 - Why the client batches: up to `bench/results/2026-11-27-004513.tsv` echobench made one send(2) per
   message and saturated its core before the better servers did. Those servers then slept between the
   client's bursts and paid for each wake-up, so CPU per message penalised the cheaper server. At 100
   connections echod went to sleep once per 105 messages and libuv, saturated, once per 1,836; a server
   held below its capacity (`echobench --rate 100000`) cost 6.7 to 7.3 us per message against 4.4 to 5.5 us
   when saturated. With the batching client echod sleeps once per 11,402 messages and libuv once per 6,856.
+- One instance of each server, started once, serves all its echo cells one after another (between them
+  it holds no connection and sleeps), so no window holds its start-up work.
 - Each 64 B echo cell (the bar's) runs {meta['reps']} time(s) (4 KiB cells, idle memory and connection rate
   {meta.get('other_reps', meta['reps'])}), the
   servers of a cell back to back in a rotating order, the rounds minutes apart; the tables show medians.
