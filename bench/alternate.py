@@ -28,7 +28,7 @@ def run(a, srv):
                         + server_cpu_args(a, srv), timeout=a.seconds + 120)
     if rep["errors"]["total"]:
         sys.exit(f"alternate: echobench saw errors against port {srv.port}: {rep['errors']}")
-    return rep["server_cpu_us_per_msg"], rep["msgs_per_s"], rep["server_core_us_per_msg"]
+    return rep["server_cpu_us_per_msg"], rep["msgs_per_s"], rep["server_core_us_per_msg"], rep["latency_us"]["p99"]
 
 
 def main():
@@ -55,10 +55,12 @@ def main():
         cpu = {n: [] for n in names}
         thr = {n: [] for n in names}
         core = {n: [] for n in names}
+        p99 = {n: [] for n in names}
         for r in range(a.rounds):
             k = r % len(names)  # a rotating order: no server always runs first
             for n in names[k:] + names[:k]:
-                c, t, b = run(a, running[n])
+                c, t, b, q = run(a, running[n])
+                p99[n].append(q)
                 cpu[n].append(c)
                 thr[n].append(t)
                 core[n].append(b)
@@ -69,17 +71,18 @@ def main():
     print(f"{a.rounds} rounds of {a.seconds:g} s, {a.conns} connections, {a.size} B, depth 1")
     print("CPU: the server's process time per message; core: its CPU's busy time per message (with the")
     print("kernel's work that no process is charged with, such as ksoftirqd's)")
-    print(f"{'server':12s} {'CPU us/msg median':>18s} {'core us/msg median':>19s} {'msgs/s median':>14s}")
+    print(f"{'server':12s} {'CPU us/msg median':>18s} {'core us/msg median':>19s} {'msgs/s median':>14s} "
+          f"{'p99 us median':>14s}")
     for n in names:
         print(f"{n:12s} {statistics.median(cpu[n]):18.2f} {statistics.median(core[n]):19.2f} "
-              f"{statistics.median(thr[n]):14.0f}")
+              f"{statistics.median(thr[n]):14.0f} {statistics.median(p99[n]):14.0f}")
     ref = names[0]
 
     def ratio(v, n):
         return statistics.median(x / y for x, y in zip(v[ref], v[n]))
     for n in names[1:]:
         print(f"{ref}/{n}: CPU per message {ratio(cpu, n):.3f}, core {ratio(core, n):.3f}, "
-              f"msgs/s {ratio(thr, n):.3f} (medians of the per-round ratios)")
+              f"msgs/s {ratio(thr, n):.3f}, p99 {ratio(p99, n):.3f} (medians of the per-round ratios)")
 
 
 if __name__ == "__main__":
