@@ -511,7 +511,7 @@ def table(title, servers, cols, col_label, value, digits=0, ratio=False):
 
 
 def paired_ratios(rows, field, server, ref, conns, size):
-    """server/ref within each round (the two ran back to back, minutes apart
+    """server/ref within each round (the two ran seconds apart, minutes apart
     from the other rounds), so a slow spell of the host that spans a round
     cancels out; their median."""
     by_rep = {}
@@ -583,8 +583,8 @@ def summarize(rows, servers, args):
 def bar_check(thr, cpu, p99, idle, rows):
     """Issue 4's bar, cell by cell: met / not met / not measured.  The
     verdict is on the median of the per-round ratios: the two runs of a round
-    are seconds apart, so the host's slow spells, which move every server's
-    figures by up to a third for minutes, cancel in them and not in a ratio
+    are seconds apart, so the host's slow spells, which raise every server's
+    CPU per message by up to a third for seconds to minutes, cancel in them and not in a ratio
     of medians taken over the whole run (which follows as a check)."""
     lines = []
 
@@ -1016,7 +1016,7 @@ Latest run: {meta['date']}, `make bench`
   through SO_REUSEPORT, K chosen so each holds about 80 % of its limit at most; RSS summed over them).
 - Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
-- Reproduce: `make bench` (full: about 20 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
+- Reproduce: `make bench` (full: about 15 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
   written here). `python3 bench/run_bench.py --help` for subsets.
 - Closer comparisons of a few servers: `python3 bench/alternate.py --conns N --rounds 15` keeps one
   instance of each running and alternates 1-second runs between them; it gives the medians of the
