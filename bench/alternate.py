@@ -60,10 +60,10 @@ def main():
             k = r % len(names)  # a rotating order: no server always runs first
             for n in names[k:] + names[:k]:
                 c, t, b, q = run(a, running[n])
-                p99[n].append(q)
                 cpu[n].append(c)
                 thr[n].append(t)
                 core[n].append(b)
+                p99[n].append(q)
     finally:
         for srv in running.values():
             srv.stop()

@@ -12,9 +12,9 @@ reports messages/s, latency percentiles and the server's CPU time per
 message (utime+stime from /proc/PID/stat over the measured window, divided
 by the messages), and how busy the server's CPU was per message (the kernel's
 work for it that no process is charged with included).  Cells repeat (--reps,
-servers in a rotating order) and the medians are compared with echod.  Also: user-space memory per idle connection
-(server RSS growth / connections) and connections per second
-(connect + echo + close).
+servers in a rotating order) and the medians are compared with echod.  Also:
+user-space memory per idle connection (server RSS growth / connections) and
+connections per second (connect + echo + close).
 
 Writes bench/results/<date>.tsv (every run), and with --docs (the default
 of the full run) docs/bench.md and docs/bench.png.
@@ -41,8 +41,8 @@ IDLE_BASE = 1000  # idle connections per server process held before an idle meas
 IDLE_WARM = 1024  # clients per server process echoing at once before it
 PORT_BASE = 17100  # below the ephemeral range; each server start takes the next port
 REFERENCE = "echod-epoll"
-SERVER_ORDER = ["echod-epoll", "echod-poll", "echod-nouring", "libuv", "libevent", "libev", "epoll", "select", "uring",
-                "uring-recv", "uring-send"]
+SERVER_ORDER = ["echod-epoll", "echod-poll", "echod-nouring", "libuv", "libevent", "libev", "epoll", "select",
+                "uring", "uring-recv", "uring-send"]
 TSV_COLUMNS = ["kind", "server", "conns", "size", "rep", "msgs_per_s", "mb_per_s", "p50_us", "p90_us",
                "p99_us", "p999_us", "max_us", "server_cpu_us_per_msg", "client_cpu_us_per_msg", "connect_s",
                "errors", "rss_bytes_per_conn", "others_cpu", "note", "server_core_us_per_msg"]
@@ -584,8 +584,9 @@ def bar_check(thr, cpu, p99, idle, rows):
     """Issue 4's bar, cell by cell: met / not met / not measured.  The
     verdict is on the median of the per-round ratios: the two runs of a round
     are seconds apart, so the host's slow spells, which raise every server's
-    CPU per message by up to a third for seconds to minutes, cancel in them and not in a ratio
-    of medians taken over the whole run (which follows as a check)."""
+    CPU per message by up to a third for seconds to minutes, cancel in them,
+    and not in a ratio of medians taken over the whole run (which follows as
+    a check)."""
     lines = []
 
     def verdict(ok):
@@ -755,10 +756,10 @@ def parse():
     args.conns = [int(x) for x in (args.conns or ("10,1000" if quick else "1,10,100,1000,10000")).split(",")]
     args.sizes = [int(x) for x in (args.sizes or ("64" if quick else "64,4096")).split(",")]
     # Many short runs rather than a few long ones: this host has slow spells
-    # of a few seconds that raise every server's CPU per message by up to a
-    # third, and in one of five rounds at 10,000 connections (2026-11-27-030659)
-    # two rounds were hit.  The bar's cells, 64 B, run seven times; the rest,
-    # which only describe, three.
+    # that raise every server's CPU per message by up to a third, and at
+    # 10,000 connections in 2026-11-27-030659 two of five rounds were hit.
+    # The bar's cells, 64 B, run seven times; the rest, which only describe,
+    # three.
     args.duration = args.duration or (1.5 if quick else 2.0)
     args.reps = args.reps or (1 if quick else 7)
     args.other_reps = min(args.reps, 3)
@@ -976,8 +977,9 @@ Latest run: {meta['date']}, `make bench`
   charged with: mostly loopback receive processing left to `ksoftirqd/0`. The bar of issue 4 is on the
   first figure, as the issue defines it. The two part at 10,000 connections: there echod's sends, a
   thousand in one `io_uring_enter`, leave more of that work to ksoftirqd (0.14 of echod's own CPU time,
-  against 0.07 to 0.08 for the bare epoll loop, libuv and echod without the ring; medians of 6 fresh-server
-  runs each): its process figure leaves out about 6 % more of its cost than the peers' do.
+  against 0.07 to 0.08 for the bare epoll loop, libuv and echod without the ring; ksoftirqd/0's CPU time
+  from `/proc` around 2-second windows, medians of 6 runs each): its process figure leaves out about 6 % more
+  of its cost than the peers' do.
   The busy figure comes from clock-tick samples, the process figure is the scheduler's exact run time
   (utime+stime are scaled to it): where the server sleeps after almost every message (1 connection),
   the samples miss much of its short runs and the busy figure reads below the process's.
