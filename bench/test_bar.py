@@ -104,16 +104,10 @@ def test_skipped_rows():
 
 
 def main():
-    test_per_round_verdict()
-    test_not_met()
-    test_best_peer()
-    test_busy_figure()
-    test_skipped_rows()
-    if failures:
-        print(len(failures), "failed:", ", ".join(failures))
-        return 1
-    print("all passed")
-    return 0
+    for test in (test_per_round_verdict, test_not_met, test_best_peer, test_busy_figure, test_skipped_rows):
+        test()
+    print(f"{len(failures)} failed: {', '.join(failures)}" if failures else "all passed")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
