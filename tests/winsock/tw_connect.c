@@ -14,7 +14,7 @@ static SOCKET accept_blocking(SOCKET l)
 /* Nothing recorded for the connecting socket c.  Off Wine its event must
  * also stay unsignalled; Wine 8 at times signals a connecting socket's event
  * with nothing recorded (seen before the connect and after FD_CONNECT was
- * enumerated), so there only the records are checked, after the same wait. */
+ * enumerated), so there only the records are checked. */
 static void no_events_connecting(SOCKET c, WSAEVENT ev, const char *row, const char *file, int line)
 {
     if (!ws_is_wine()) {
@@ -22,12 +22,7 @@ static void no_events_connecting(SOCKET c, WSAEVENT ev, const char *row, const c
         return;
     }
     ws_skip(row, "Wine 8 at times signals a connecting socket's event with nothing recorded");
-    WSAWaitForMultipleEvents(1, &ev, FALSE, (DWORD)(100 * ws_slow()), FALSE);
-    WSANETWORKEVENTS ne;
-    if (WSAEnumNetworkEvents(c, ev, &ne) != 0)
-        check_fail(file, line, "WSAEnumNetworkEvents failed: %d", WSAGetLastError());
-    if (ne.lNetworkEvents != 0)
-        check_fail(file, line, "expected nothing, enumerated %s", ws_events_str(ne.lNetworkEvents));
+    ws_check_nothing_recorded(c, ev, file, line);
 }
 #define CHECK_NO_EVENTS_CONNECTING(c, ev, row) no_events_connecting((c), (ev), (row), __FILE__, __LINE__)
 
