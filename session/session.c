@@ -30,6 +30,8 @@ static backlog **session_entry(const netev_sessions *tab, netev_socket s)
 
 ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev)
 {
+    if (!ev)
+        return NETEV_EINVAL;
     /* READ alone (the steady state) needs nothing here. */
     if (!(ev->events & (NETEV_WRITE | NETEV_CLOSE)))
         return 0;
@@ -73,6 +75,10 @@ ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev)
 
 ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len)
 {
+    /* Refused before anything is read: a recv of 0 bytes would look like the
+     * end of the stream and end a live session. */
+    if (!ev || !buf || len == 0)
+        return NETEV_EINVAL;
     unsigned credit = ev->events & CREDIT;
     backlog **e = session_entry(tab, ev->sock);
     if (!e)

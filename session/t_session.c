@@ -319,6 +319,15 @@ TEST(free_closes_sessions_and_bad_calls)
     CHECK_EQ(netev_session_close(sv.tab, 100000), NETEV_EBADF);
     CHECK_EQ(netev_session_pending(sv.tab, -1), NETEV_EBADF);
     CHECK(netev_sessions_new(sv.loop, 0) == NULL);
+    /* Bad arguments are refused and end nothing. */
+    netev_event ev = {.sock = s, .events = NETEV_READ};
+    char one;
+    CHECK_EQ(netev_session_recv(sv.tab, &ev, &one, 0), NETEV_EINVAL);
+    CHECK_EQ(netev_session_recv(sv.tab, &ev, NULL, 1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_recv(sv.tab, NULL, &one, 1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_ready(sv.tab, NULL), NETEV_EINVAL);
+    CHECK_EQ(netev_session_send(sv.tab, s, NULL, 1), NETEV_EINVAL);
+    CHECK_EQ(netev_sessions_count(sv.tab), 1);
     CHECK_OK(netev_session_send(sv.tab, s, "abc", 3));
     netev_sessions_free(sv.tab);
     CHECK(fcntl(s, F_GETFD) < 0 && errno == EBADF);

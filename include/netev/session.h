@@ -93,13 +93,16 @@ ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev);
  * caller must use them now: buf may be shared), 0 when there is nothing more
  * to read for this record (or reading is stopped by the backlog), or a
  * negative value if the session ended (at the peer's FIN with nothing left
- * to send: NETEV_SESSION_DONE). */
+ * to send: NETEV_SESSION_DONE).  NETEV_EINVAL (a NULL ev or buf, or len 0)
+ * is the one negative result that leaves the session open. */
 ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len);
 
 /* Sends buf: what the socket takes now goes at once, the rest is copied to
  * the backlog (everything is, if the backlog is not empty: order is kept).
  * Returns the bytes sent at once (>= 0), or a negative value if the session
- * ended (a send error, or NETEV_ENOMEM for the backlog). */
+ * ended (a send error, or NETEV_ENOMEM for the backlog).  Two negative
+ * results end nothing: NETEV_EBADF (s is no session) and NETEV_EINVAL (buf
+ * NULL with len > 0). */
 ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *buf, size_t len);
 
 /* netev_session_send for each request (sock, buf, len; flags ignored), its
