@@ -110,7 +110,9 @@ const char *netev_loop_backend(const netev_loop *loop);
 
 /* The WSAEventSelect analogue: associate s with the loop (first call), or
  * change its mask and udata (later calls; no system call).  The socket is made
- * non-blocking.  events == 0 stops reporting but keeps recording: what
+ * non-blocking.  A socket selected before listen(), or before a connect() not
+ * made by netev_connect, reports nothing: select it again afterwards (that
+ * call then asks the socket what it has become; docs/semantics.md).  events == 0 stops reporting but keeps recording: what
  * happens meanwhile is reported once the socket is selected again.
  * Returns 0, NETEV_EINVAL (bits outside NETEV_ALL, NULL loop), NETEV_EBADF,
  * NETEV_ENOTSOCK or NETEV_ENOMEM. */

@@ -103,9 +103,9 @@ int netev__table_grow(netev_loop *loop, int64_t min_size)
  * (netev_accept_select: connected, non-blocking) and no system call is needed. */
 static int register_socket(netev_loop *loop, netev_socket s, int known_state, netev__sock **out)
 {
-    int state = known_state, dead_err = 0, err = 0;
+    int state = known_state, dead_err = 0, message = 0, err = 0;
     if (known_state < 0) {
-        if ((err = netev__probe_state(s, &state, &dead_err)))
+        if ((err = netev__probe_state(s, &state, &dead_err, &message)))
             return err;
         if ((err = netev__set_nonblock(s)))
             return netev__map_sockerr(err);
@@ -124,7 +124,7 @@ static int register_socket(netev_loop *loop, netev_socket s, int known_state, ne
     memset(sk, 0, sizeof *sk);
     sk->next = next;
     sk->batch_idx = -1;
-    sk->flags = NETEV__F_REGISTERED | queued;
+    sk->flags = (uint16_t)(NETEV__F_REGISTERED | queued | (message ? NETEV__F_MESSAGE : 0));
     sk->state = (uint8_t)state;
     if ((err = loop->backend->add(loop, s, sk))) {
         sk->flags = queued;
@@ -141,6 +141,27 @@ static int register_socket(netev_loop *loop, netev_socket s, int known_state, ne
     }
     *out = sk;
     return 0;
+}
+
+void netev__reprobe(netev_loop *loop, netev_socket s, netev__sock *sk)
+{
+    int state, dead_err, message;
+    if (netev__probe_state(s, &state, &dead_err, &message) || state == NETEV__UNCONNECTED)
+        return;
+    if (message)
+        sk->flags |= NETEV__F_MESSAGE;
+    if (dead_err) {
+        /* A connect of its own that failed (its error is now read): CLOSE, as
+         * for any connect started outside netev_connect. */
+        sk->state = NETEV__FAILED;
+        sk->flags |= NETEV__F_DEAD;
+        netev__record(loop, sk, NETEV_CLOSE, dead_err);
+    } else {
+        sk->state = (uint8_t)state;
+        if (state == NETEV__CONNECTED) /* first seen connected, as in register_socket */
+            netev__record(loop, sk, NETEV_WRITE, 0);
+    }
+    netev__changed(loop, s, sk); /* level-triggered backends: new interest */
 }
 
 int netev__track(netev_loop *loop, netev_socket s, netev__sock **out)
@@ -231,8 +252,10 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
 {
     if (!loop || (events & ~(unsigned)NETEV_ALL))
         return NETEV_EINVAL;
-    netev__sock *sk;
-    int err = netev__track(loop, s, &sk);
+    netev__sock *sk = netev__lookup(loop, s);
+    if (sk && sk->state == NETEV__UNCONNECTED)
+        netev__reprobe(loop, s, sk); /* selected before listen() or a connect() of its own */
+    int err = sk ? 0 : register_socket(loop, s, -1, &sk);
     if (err)
         return err;
     sk->mask = (uint8_t)events;

@@ -27,7 +27,8 @@ enum netev__flag {
     NETEV__F_RD_EOF = 1 << 4,        /* peer's FIN seen: no more data will arrive */
     NETEV__F_DEAD = 1 << 5,          /* reset, error or full hang-up: nothing left to watch */
     NETEV__F_URGENT = 1 << 6,        /* urgent data seen: recv may stop short at the mark */
-    NETEV__F_STARVED = 1 << 7        /* listener whose accept ran out of descriptors */
+    NETEV__F_STARVED = 1 << 7,       /* listener whose accept ran out of descriptors */
+    NETEV__F_MESSAGE = 1 << 8        /* connected, but keeps message boundaries (SOCK_SEQPACKET) */
 };
 
 /* Per-socket record: 24 bytes, indexed by slot (the descriptor on POSIX).  The "disabled" bits are
@@ -254,7 +255,9 @@ int netev__wake_signal(netev_loop *loop);     /* 0 or NETEV_E* */
 int64_t netev__now_us(void);                  /* monotonic clock, microseconds */
 /* 0 or NETEV_E*: enum netev__state of a new socket; *dead_err: NETEV_E* of a
  * connection that ended before it was selected, else 0 */
-int netev__probe_state(netev_socket s, int *state, int *dead_err);
+int netev__probe_state(netev_socket s, int *state, int *dead_err, int *message);
+/* A socket selected while unconnected: has it since listened or connected? */
+void netev__reprobe(netev_loop *loop, netev_socket s, netev__sock *sk);
 int netev__so_error(netev_socket s);          /* pending socket error (errno value), cleared */
 int netev__fionread(netev_socket s);          /* bytes readable now, 0 on error */
 unsigned netev__poll1(netev_socket s, short events); /* revents of a zero-timeout poll */

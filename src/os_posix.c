@@ -81,10 +81,12 @@ int64_t netev__now_us(void)
 /* ---- probes ---- */
 
 /* What kind of socket is this, and what holds already?  *dead_err: the
- * error (NETEV_E*) of a connection that ended before it was selected, else 0. */
-int netev__probe_state(netev_socket s, int *state, int *dead_err)
+ * error (NETEV_E*) of a connection that ended before it was selected, else 0;
+ * *message: a connection that keeps message boundaries (SOCK_SEQPACKET). */
+int netev__probe_state(netev_socket s, int *state, int *dead_err, int *message)
 {
     *dead_err = 0;
+    *message = 0;
     int type;
     socklen_t len = sizeof type;
     if (getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
@@ -93,6 +95,7 @@ int netev__probe_state(netev_socket s, int *state, int *dead_err)
         *state = NETEV__DATAGRAM;
         return 0;
     }
+    *message = type == SOCK_SEQPACKET;
     struct sockaddr_storage peer;
     len = sizeof peer;
     if (getpeername(s, (struct sockaddr *)&peer, &len) == 0) {

@@ -60,9 +60,10 @@ int64_t netev__now_us(void)
 
 /* ---- probes ---- */
 
-int netev__probe_state(netev_socket s, int *state, int *dead_err)
+int netev__probe_state(netev_socket s, int *state, int *dead_err, int *message)
 {
     *dead_err = 0;
+    *message = 0; /* Winsock has no SOCK_SEQPACKET over TCP/IP */
     int type = 0, len = sizeof type;
     if (getsockopt(s, SOL_SOCKET, SO_TYPE, (char *)&type, &len) == SOCKET_ERROR)
         return netev__map_wsa_sock(WSAGetLastError(), s);

@@ -95,6 +95,14 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned r)
     netev__sock *sk = netev__lookup(loop, s);
     if (!sk)
         return;
+    if (sk->state == NETEV__UNCONNECTED) {
+        /* Selected before listen() or a connect() of its own: the first edge
+         * after either (epoll) says what it has become.  Linux also reports
+         * OUT|HUP for a socket that is still unconnected, which means nothing. */
+        netev__reprobe(loop, s, sk);
+        if (sk->state == NETEV__CONNECTED)
+            r &= ~(unsigned)NETEV__OUT; /* its WRITE is recorded */
+    }
     switch (sk->state) {
     case NETEV__LISTENING:
         if (r & NETEV__ERR) {
@@ -122,7 +130,7 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned r)
         }
         break;
     default:
-        /* Unconnected or failed: Linux reports OUT|HUP for these, which means nothing. */
+        /* Still unconnected, or failed: nothing to report. */
         break;
     }
     netev__changed(loop, s, sk);

@@ -72,6 +72,12 @@ void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long ev, const int *err
             netev__record(loop, sk, NETEV_ACCEPT, netev__map_wsa(err[FD_ACCEPT_BIT]));
         break;
     case NETEV__UNCONNECTED:
+        if (ev & FD_ACCEPT) { /* selected before listen(), which Windows allows */
+            sk->state = NETEV__LISTENING;
+            netev__ready_wsa(loop, sk, ev, err);
+            break;
+        }
+        /* fall through */
     case NETEV__CONNECTING:
         if (ev & FD_CONNECT) {
             connect_done(loop, sk, ev, err);

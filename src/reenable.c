@@ -32,8 +32,15 @@ void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int fla
          * data follows; poll knows better. */
         if (netev__readable(s))
             netev__record(loop, sk, NETEV_READ, 0);
-    } else if (n > 0 && ((size_t)n == len || (flags & NETEV_MSG_PEEK) || sk->state == NETEV__DATAGRAM)) {
-        /* A short read emptied the queue; a full one may have left data behind. */
+    } else if (sk->state == NETEV__DATAGRAM) {
+        /* Each recv takes one datagram, and an empty one is a datagram too
+         * (so is the one FIONREAD calls 0 bytes long): ask poll. */
+        if (n >= 0 && netev__readable(s))
+            netev__record(loop, sk, NETEV_READ, 0);
+    } else if ((n > 0 && ((size_t)n == len || (flags & NETEV_MSG_PEEK) || (sk->flags & NETEV__F_MESSAGE))) ||
+               (n == 0 && len == 0)) {
+        /* A short read of a stream emptied the queue; a full one, a message
+         * (one per recv) or an empty buffer may have left data behind. */
         if (netev__fionread(s) > 0)
             netev__record(loop, sk, NETEV_READ, 0);
     }

@@ -308,6 +308,50 @@ TEST(recorded_tells_when_the_queue_is_empty)
     netev_loop_free(loop);
 }
 
+/* Selected before listen() (Windows allows it): selecting it again after
+ * listen() makes it a listener on every backend. */
+TEST(selected_before_listen)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_bound(SOCK_STREAM, &port);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    EXPECT_NONE(loop); /* an unconnected socket has nothing to report */
+    CHECK(listen(l, 16) == 0);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    accept_one(loop, l);
+    EXPECT_NONE(loop);
+    util_close(c);
+    CHECK_OK(netev_close(loop, l));
+    netev_loop_free(loop);
+}
+
+/* The same without selecting again: epoll and Windows see the first
+ * connection arrive; poll never watches an unconnected socket (its HUP would
+ * wake every wait), so there the second select is needed. */
+TEST(selected_before_listen_noticed)
+{
+    if (strcmp(util_backend(), "poll") == 0) {
+        printf("  skipped: the poll backend needs netev_select again after listen()\n");
+        return;
+    }
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_bound(SOCK_STREAM, &port);
+    CHECK_OK(netev_select(loop, l, ALL_BUT_WRITE, 0));
+    EXPECT_NONE(loop);
+    CHECK(listen(l, 16) == 0);
+    netev_socket c = util_connect(port);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    accept_one(loop, l);
+    EXPECT_NONE(loop);
+    util_close(c);
+    CHECK_OK(netev_close(loop, l));
+    netev_loop_free(loop);
+}
+
 TEST(accept_bad_calls)
 {
     netev_loop *loop = util_loop();
@@ -332,4 +376,5 @@ RUN_TESTS(CASE(a1_a2_reported_once), CASE(a3_a4_reselect_does_not_rereport), CAS
           CASE(a8_queued_before_select), CASE(a10_recorded_while_unselected),
           CASE(a11_accept_clears_latent_record), CASE(a12_accepted_socket), CASE(a13_reset_before_accept), CASE(accept_select),
           CASE(accept_select_reset_before_accept), CASE(burst_accepted_one_per_report),
-          CASE(recorded_tells_when_the_queue_is_empty), CASE(accept_bad_calls))
+          CASE(recorded_tells_when_the_queue_is_empty), CASE(selected_before_listen),
+          CASE(selected_before_listen_noticed), CASE(accept_bad_calls))

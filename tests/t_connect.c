@@ -106,6 +106,36 @@ TEST(b6_unselected_connect_kept)
     netev_loop_free(loop);
 }
 
+/* A socket selected unconnected, then connected with a plain connect() and
+ * selected again: WRITE when connected (not CONNECT: netev did not start
+ * it), then READ for the peer's data. */
+TEST(plain_connect_after_select)
+{
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    netev_socket s = util_tcp_socket(AF_INET);
+    CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
+    EXPECT_NONE(loop);
+    util_set_blocking(s, 1);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    util_loopback(AF_INET, port, &ss, &len);
+    CHECK(connect(s, (struct sockaddr *)&ss, len) == 0);
+    util_set_blocking(s, 0);
+    CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
+    EXPECT(loop, s, NETEV_WRITE);
+    netev_socket peer = accept(l, 0, 0);
+    CHECK(peer != NETEV_INVALID_SOCKET);
+    util_send_all(peer, "hi", 2);
+    EXPECT(loop, s, NETEV_READ);
+    EXPECT_NONE(loop);
+    util_close(peer);
+    CHECK_OK(netev_close(loop, s));
+    util_close(l);
+    netev_loop_free(loop);
+}
+
 /* A refused connect reports CONNECT with NETEV_ECONNREFUSED, once, and no WRITE. */
 TEST(refused)
 {
@@ -292,4 +322,4 @@ TEST(connect_bad_calls)
 
 RUN_TESTS(CASE(b1_b2_b3_connect_once), CASE(f8_reset_after_connect_before_wait), CASE(connect_before_select), CASE(b4_b5_no_connect_without_netev_connect),
           CASE(b6_unselected_connect_kept), CASE(refused), CASE(no_retry_after_failure), CASE(timed_out),
-          CASE(ipv6_loopback), CASE(connect_bad_calls))
+          CASE(ipv6_loopback), CASE(plain_connect_after_select), CASE(connect_bad_calls))

@@ -215,7 +215,78 @@ TEST(large_stream_in_order)
     util_fixture_free(&f);
 }
 
+/* A recv into an empty buffer takes nothing: READ comes back while data is left. */
+TEST(zero_length_recv_keeps_read)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "hello", 5);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    char buf[8];
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, 0, 0), 0);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 5);
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* Datagrams: one per recv, an empty one included; READ comes back while any is queued. */
+TEST(datagrams_one_per_recv)
+{
+    netev_loop *loop = util_loop();
+    int port, other;
+    netev_socket u = util_bound(SOCK_DGRAM, &port);
+    netev_socket v = util_bound(SOCK_DGRAM, &other);
+    CHECK_OK(netev_select(loop, u, NO_WRITE, 0));
+    struct sockaddr_storage to;
+    socklen_t len;
+    util_loopback(AF_INET, port, &to, &len);
+    CHECK(sendto(v, "", 0, 0, (struct sockaddr *)&to, len) == 0);
+    CHECK(sendto(v, "abc", 3, 0, (struct sockaddr *)&to, len) == 3);
+    CHECK(sendto(v, "de", 2, 0, (struct sockaddr *)&to, len) == 2);
+    util_sleep_ms(20);
+    char buf[64];
+    EXPECT(loop, u, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, u, buf, sizeof buf, 0), 0);
+    EXPECT(loop, u, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, u, buf, sizeof buf, 0), 3);
+    EXPECT(loop, u, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, u, buf, sizeof buf, 0), 2);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, u));
+    util_close(v);
+    netev_loop_free(loop);
+}
+
+#ifndef _WIN32
+#include <sys/socket.h>
+#include <unistd.h>
+/* A connection that keeps message boundaries: each recv takes one message,
+ * however short, so READ comes back while another is queued. */
+TEST(seqpacket_one_message_per_recv)
+{
+    netev_loop *loop = util_loop();
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+    CHECK_OK(netev_select(loop, sv[0], NO_WRITE, 0));
+    CHECK(send(sv[1], "abc", 3, 0) == 3);
+    CHECK(send(sv[1], "de", 2, 0) == 2);
+    char buf[64];
+    EXPECT(loop, sv[0], NETEV_READ);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 3);
+    EXPECT(loop, sv[0], NETEV_READ);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 2);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, sv[0]));
+    close(sv[1]);
+    netev_loop_free(loop);
+}
+#define SEQPACKET_CASE CASE(seqpacket_one_message_per_recv),
+#else
+#define SEQPACKET_CASE
+#endif
+
 RUN_TESTS(CASE(d1_d2_reported_once), CASE(d3_d4_new_data_and_partial_recv), CASE(d6_one_byte_reads),
           CASE(d5_invalid_recv_does_not_reenable), CASE(d7_d8_recorded_while_mask_zero),
           CASE(d9_unselected_read_kept), CASE(data_before_select), CASE(not_reading_is_not_woken),
-          CASE(new_data_after_drain), CASE(peek_rereports), CASE(large_stream_in_order))
+          CASE(new_data_after_drain), CASE(peek_rereports), CASE(zero_length_recv_keeps_read),
+          CASE(datagrams_one_per_recv), SEQPACKET_CASE CASE(large_stream_in_order))

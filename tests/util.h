@@ -36,6 +36,7 @@ long long util_now_us(void);
 netev_loop *util_loop(void);       /* a loop on the backend under test */
 netev_socket util_listener(int *port);            /* blocking, 127.0.0.1, ephemeral port */
 netev_socket util_connect(int port);              /* blocking connect to 127.0.0.1:port */
+netev_socket util_bound(int type, int *port);     /* SOCK_STREAM or SOCK_DGRAM, bound to 127.0.0.1, not listening */
 void util_pair(netev_socket *client, netev_socket *server); /* connected, both blocking */
 void util_rst(netev_socket s);                    /* close with a reset (SO_LINGER 0) */
 void util_close(netev_socket s);

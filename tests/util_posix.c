@@ -60,6 +60,18 @@ netev_socket util_listener(int *port)
     return s;
 }
 
+netev_socket util_bound(int type, int *port)
+{
+    int s = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    CHECK(s >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
+    socklen_t len = sizeof a;
+    CHECK(getsockname(s, (struct sockaddr *)&a, &len) == 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
 netev_socket util_connect(int port)
 {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -147,6 +147,19 @@ netev_socket util_listener(int *port)
     return s;
 }
 
+netev_socket util_bound(int type, int *port)
+{
+    SOCKET s = socket(AF_INET, type, type == SOCK_DGRAM ? IPPROTO_UDP : IPPROTO_TCP);
+    CHECK(s != INVALID_SOCKET);
+    SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    CHECK(bind(s, (struct sockaddr *)&a, sizeof a) == 0);
+    int len = sizeof a;
+    CHECK(getsockname(s, (struct sockaddr *)&a, &len) == 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
 netev_socket util_connect(int port)
 {
     SOCKET s = util_tcp_socket(AF_INET);
