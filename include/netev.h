@@ -21,6 +21,7 @@
 #define NETEV_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef _WIN32
 #include <winsock2.h>
@@ -139,6 +140,13 @@ int netev_recorded(netev_loop *loop, netev_socket s);
  * or netev_loop_free: netev_close/netev_forget during the walk set the closed
  * socket's record to events == 0, so a later record never names it. */
 int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms);
+
+/* netev_wait with the timeout in microseconds (-1: forever; any negative
+ * timeout means forever in both calls).  For a program that paces its own
+ * work finer than 1 ms (a game tick, a load generator's send schedule).
+ * Linux waits to the microsecond (epoll_pwait2 from Linux 5.11, else whole
+ * ms; ppoll); elsewhere the timeout is rounded up to whole ms.  Never early. */
+int netev_wait_us(netev_loop *loop, netev_event *out, int max, int64_t timeout_us);
 
 /* Any thread: a blocked netev_wait returns at once; with no wait blocked,
  * the next netev_wait returns at once. */

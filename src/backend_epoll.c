@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WAKE_TAG UINT64_MAX
@@ -15,6 +17,7 @@
 
 typedef struct epoll_state {
     int epfd;
+    int no_pwait2; /* the kernel refused epoll_pwait2: timeouts in whole ms */
     struct epoll_event events[MAX_KERNEL_EVENTS];
 } epoll_state;
 
@@ -87,10 +90,27 @@ static unsigned readiness(uint32_t e)
     return r;
 }
 
-static int ep_wait(netev_loop *loop, int timeout_ms)
+/* epoll_wait counts in milliseconds; a timeout with a fraction of one goes
+ * to epoll_pwait2 (Linux 5.11), by raw system call so that an older C
+ * library does not matter. */
+static int kernel_wait(epoll_state *st, int64_t timeout_us)
+{
+#ifdef __NR_epoll_pwait2
+    if (timeout_us > 0 && timeout_us % 1000 && !st->no_pwait2) {
+        struct timespec ts = {.tv_sec = (time_t)(timeout_us / 1000000), .tv_nsec = (long)(timeout_us % 1000000) * 1000};
+        int n = (int)syscall(__NR_epoll_pwait2, st->epfd, st->events, MAX_KERNEL_EVENTS, &ts, NULL, 0);
+        if (n >= 0 || (errno != ENOSYS && errno != EPERM))
+            return n;
+        st->no_pwait2 = 1; /* old kernel or a seccomp filter */
+    }
+#endif
+    return epoll_wait(st->epfd, st->events, MAX_KERNEL_EVENTS, netev__ms_ceil(timeout_us));
+}
+
+static int ep_wait(netev_loop *loop, int64_t timeout_us)
 {
     epoll_state *st = loop->bstate;
-    int n = epoll_wait(st->epfd, st->events, MAX_KERNEL_EVENTS, timeout_ms);
+    int n = kernel_wait(st, timeout_us);
     if (n < 0)
         return errno == EINTR ? 0 : netev__map_errno(errno);
     int woken = 0;

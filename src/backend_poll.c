@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef POLLRDHUP
 #define POLLRDHUP 0
@@ -155,12 +156,25 @@ static unsigned readiness(short e)
     return r;
 }
 
-static int pl_wait(netev_loop *loop, int timeout_ms)
+/* poll counts in milliseconds; where ppoll exists, a timeout with a
+ * fraction of one goes to it. */
+static int kernel_wait(poll_state *st, int64_t timeout_us)
+{
+#ifdef __linux__
+    if (timeout_us > 0 && timeout_us % 1000) {
+        struct timespec ts = {.tv_sec = (time_t)(timeout_us / 1000000), .tv_nsec = (long)(timeout_us % 1000000) * 1000};
+        return ppoll(st->pfds, (nfds_t)st->n, &ts, NULL);
+    }
+#endif
+    return poll(st->pfds, (nfds_t)st->n, netev__ms_ceil(timeout_us));
+}
+
+static int pl_wait(netev_loop *loop, int64_t timeout_us)
 {
     poll_state *st = loop->bstate;
-    if (loop->nstarved && (timeout_ms < 0 || timeout_ms > STARVED_CHECK_MS))
-        timeout_ms = STARVED_CHECK_MS;
-    int n = poll(st->pfds, (nfds_t)st->n, timeout_ms);
+    if (loop->nstarved && (timeout_us < 0 || timeout_us > STARVED_CHECK_MS * 1000))
+        timeout_us = STARVED_CHECK_MS * 1000;
+    int n = kernel_wait(st, timeout_us);
     if (n < 0)
         return errno == EINTR ? 0 : netev__map_errno(errno);
     int woken = 0;

@@ -164,9 +164,10 @@ static void sweep(netev_loop *loop, wsa_state *st, int g)
     }
 }
 
-static int wsa_wait(netev_loop *loop, int timeout_ms)
+static int wsa_wait(netev_loop *loop, int64_t timeout_us)
 {
     wsa_state *st = loop->bstate;
+    int timeout_ms = netev__ms_ceil(timeout_us); /* Windows waits in whole ms */
     DWORD n = 1 + (DWORD)st->ngroups;
     DWORD r = WSAWaitForMultipleEvents(n, st->handles, FALSE, timeout_ms < 0 ? WSA_INFINITE : (DWORD)timeout_ms,
                                        FALSE);

@@ -310,16 +310,16 @@ int netev_recorded(netev_loop *loop, netev_socket s)
     return sk->pending & sk->mask;
 }
 
-int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
+int netev_wait_us(netev_loop *loop, netev_event *out, int max, int64_t timeout_us)
 {
     if (!loop || !out || max <= 0)
         return NETEV_EINVAL;
-    if (timeout_ms < -1)
-        timeout_ms = -1;
+    if (timeout_us < -1)
+        timeout_us = -1;
     loop->batch = out;
     loop->batch_n = 0;
-    int64_t deadline = timeout_ms > 0 ? netev__now_us() + (int64_t)timeout_ms * 1000 : 0;
-    int remaining = timeout_ms;
+    int64_t deadline = timeout_us > 0 ? netev__now_us() + timeout_us : 0;
+    int64_t remaining = timeout_us;
     for (;;) {
         /* Always ask the kernel, even with a full queue: new events must not
          * wait behind sockets that are always ready. */
@@ -331,13 +331,16 @@ int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
         if (n > 0 || woken || remaining == 0)
             return n;
         if (remaining > 0) {
-            int64_t left = deadline - netev__now_us();
-            if (left <= 0)
+            remaining = deadline - netev__now_us();
+            if (remaining <= 0)
                 return 0;
-            left = (left + 999) / 1000; /* rounded up: a wait never ends early */
-            remaining = left > INT32_MAX ? INT32_MAX : (int)left;
         }
     }
+}
+
+int netev_wait(netev_loop *loop, netev_event *out, int max, int timeout_ms)
+{
+    return netev_wait_us(loop, out, max, timeout_ms < 0 ? -1 : (int64_t)timeout_ms * 1000);
 }
 
 void netev__set_resignal(netev_loop *loop, netev__resignal_fn fn, void *ctx)

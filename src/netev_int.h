@@ -58,10 +58,21 @@ typedef struct netev__backend {
     void (*del)(netev_loop *loop, netev_socket s, netev__sock *sk);
     /* Interest follows the socket's bits (level-triggered backends); NULL if it never changes. */
     void (*update)(netev_loop *loop, netev_socket s, netev__sock *sk);
-    /* Waits for readiness and calls netev__ready() per socket.  Returns 1 if
-     * the wakeup fired, 0 otherwise (EINTR included), or a NETEV_E* code. */
-    int (*wait)(netev_loop *loop, int timeout_ms);
+    /* Waits for readiness (timeout_us -1: forever) and calls netev__ready()
+     * per socket.  Returns 1 if the wakeup fired, 0 otherwise (EINTR
+     * included), or a NETEV_E* code. */
+    int (*wait)(netev_loop *loop, int64_t timeout_us);
 } netev__backend;
+
+/* For system calls that count in milliseconds: rounded up, so that a wait
+ * never ends early; -1 stays "forever". */
+static inline int netev__ms_ceil(int64_t timeout_us)
+{
+    if (timeout_us < 0)
+        return -1;
+    int64_t ms = timeout_us / 1000 + (timeout_us % 1000 != 0);
+    return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
 
 typedef struct netev__starved {
     netev_socket s;

@@ -126,6 +126,45 @@ TEST(timeouts_not_early)
     netev_loop_free(loop);
 }
 
+static int cmp_ll(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* netev_wait_us: never early; on Linux not rounded up to whole ms either
+ * (the median of 21 waits of 300 us stays below 1 ms; rounded up, every
+ * one would take 1 ms or more).  Windows counts in ms: only "never early". */
+TEST(microsecond_timeouts)
+{
+    netev_loop *loop = util_loop();
+    netev_event out[4];
+    long long took[21];
+    for (int i = 0; i < 21; i++) {
+        long long t0 = util_now_us();
+        CHECK_EQ(netev_wait_us(loop, out, 4, 300), 0);
+        took[i] = util_now_us() - t0;
+        CHECK(took[i] >= 300);
+    }
+    qsort(took, 21, sizeof *took, cmp_ll);
+    printf("  300 us waits took %lld us (median), %lld max\n", took[10], took[20]);
+#ifdef __linux__
+    CHECK(took[10] < 1000);
+#endif
+    long long t0 = util_now_us();
+    CHECK_EQ(netev_wait_us(loop, out, 4, 2500), 0);
+    CHECK(util_now_us() - t0 >= 2500);
+    CHECK_EQ(netev_wait_us(loop, out, 4, 0), 0);
+    CHECK_EQ(netev_wait_us(0, out, 4, 0), NETEV_EINVAL);
+    CHECK_EQ(netev_wait_us(loop, out, 0, 0), NETEV_EINVAL);
+    /* A wakeup ends a microsecond wait as it ends any other. */
+    CHECK_OK(netev_wakeup(loop));
+    t0 = util_now_us();
+    CHECK_EQ(netev_wait_us(loop, out, 4, 5000000), 0);
+    CHECK(util_now_us() - t0 < 1000000);
+    netev_loop_free(loop);
+}
+
 #ifndef _WIN32
 static atomic_int signals_seen;
 static void on_alarm(int sig)
@@ -167,4 +206,4 @@ static void test_signals_do_not_interrupt(void) { printf("# skip signals_do_not_
 #endif
 
 RUN_TESTS(CASE(wakeup_from_thread), CASE(wakeup_before_wait), CASE(no_lost_wakeups), CASE(timeouts_not_early),
-          CASE(signals_do_not_interrupt))
+          CASE(microsecond_timeouts), CASE(signals_do_not_interrupt))
