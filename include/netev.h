@@ -152,8 +152,11 @@ int netev_wait_us(netev_loop *loop, netev_event *out, int max, int64_t timeout_u
  * the next netev_wait returns at once. */
 int netev_wakeup(netev_loop *loop);
 
-/* recv: bytes, 0 at end of stream, or NETEV_E* (NETEV_EAGAIN: nothing to read).
- * Re-enables READ (OOB with NETEV_MSG_OOB). flags: NETEV_MSG_OOB, NETEV_MSG_PEEK. */
+/* recv: bytes, 0 at end of stream (or for an empty datagram, or len 0), or
+ * NETEV_E* (NETEV_EAGAIN: nothing to read).  Re-enables READ (OOB with
+ * NETEV_MSG_OOB).  flags: NETEV_MSG_OOB, NETEV_MSG_PEEK, and the platform's
+ * MSG_WAITALL (and MSG_DONTWAIT on POSIX); others are NETEV_EINVAL.
+ * send's flags: NETEV_MSG_OOB, MSG_DONTROUTE (and MSG_DONTWAIT on POSIX). */
 ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, int flags);
 /* send: bytes taken or NETEV_E*; never raises SIGPIPE.  NETEV_EAGAIN or a
  * short count arms WRITE, which is reported once space is free again. */
