@@ -23,7 +23,7 @@ typedef struct epoll_state {
 
 static int ep_init(netev_loop *loop)
 {
-    epoll_state *st = malloc(sizeof *st);
+    epoll_state *st = calloc(1, sizeof *st);
     if (!st)
         return -1;
     st->epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -134,7 +134,8 @@ static int cmp_ll(const void *a, const void *b)
 
 /* netev_wait_us: never early; on Linux not rounded up to whole ms either
  * (the median of 21 waits of 300 us stays below 1 ms; rounded up, every
- * one would take 1 ms or more).  Windows counts in ms: only "never early". */
+ * one would take 1 ms or more).  Windows counts in ms: only "never early".
+ * Under valgrind the fallback to whole ms is what runs: never early, too. */
 TEST(microsecond_timeouts)
 {
     netev_loop *loop = util_loop();
@@ -149,7 +150,12 @@ TEST(microsecond_timeouts)
     qsort(took, 21, sizeof *took, cmp_ll);
     printf("  300 us waits took %lld us (median), %lld max\n", took[10], took[20]);
 #ifdef __linux__
-    CHECK(took[10] < 1000);
+    /* valgrind does not know epoll_pwait2: the epoll backend falls back to
+     * whole ms there, as on a kernel before 5.11. */
+    if (getenv("NETEV_TEST_VALGRIND") && strcmp(util_backend(), "epoll") == 0)
+        printf("  under valgrind epoll waits in whole ms: precision not checked\n");
+    else
+        CHECK(took[10] < 1000);
 #endif
     long long t0 = util_now_us();
     CHECK_EQ(netev_wait_us(loop, out, 4, 2500), 0);
