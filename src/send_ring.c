@@ -22,6 +22,9 @@
 #include <sys/syscall.h>
 
 #define RING_ENTRIES 1024
+#ifndef IORING_FEAT_NATIVE_WORKERS
+#define IORING_FEAT_NATIVE_WORKERS (1U << 9) /* Linux 5.12 */
+#endif
 #ifndef IORING_SETUP_COOP_TASKRUN
 #define IORING_SETUP_COOP_TASKRUN (1U << 8) /* Linux 5.19's value; older kernels refuse it, and we retry without */
 #endif
@@ -73,6 +76,13 @@ static send_ring *ring_make(void)
     }
     if (fd < 0)
         return 0;
+    if (!(p.features & IORING_FEAT_NATIVE_WORKERS)) {
+        /* Before Linux 5.12: whether a MSG_DONTWAIT send completes inside the
+         * call that submits it is not something we have seen; a send parked
+         * until the peer reads would stall the batch.  Plain sends there. */
+        close(fd);
+        return 0;
+    }
     send_ring *r = calloc(1, sizeof *r);
     if (!r) {
         close(fd);
@@ -135,13 +145,14 @@ static unsigned enter(send_ring *r, unsigned count)
 }
 
 /* Completions posted so far; returns how many. */
-static unsigned reap(netev_loop *loop, send_ring *r, netev_send_req *reqs)
+static unsigned reap(netev_loop *loop, send_ring *r, netev_send_req *reqs, int nreqs)
 {
     unsigned head = *r->cq_head, n = 0;
     unsigned tail = atomic_load_explicit((_Atomic unsigned *)r->cq_tail, memory_order_acquire);
     for (; head != tail; head++, n++) {
         const struct io_uring_cqe *c = &r->cqes[head & *r->cq_mask];
-        take(loop, &reqs[c->user_data], c->res);
+        if (c->user_data < (unsigned long long)nreqs) /* never another batch's index */
+            take(loop, &reqs[c->user_data], c->res);
     }
     atomic_store_explicit((_Atomic unsigned *)r->cq_head, head, memory_order_release);
     return n;
@@ -204,7 +215,7 @@ int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_
         if (taken < count) /* the kernel refused the rest: they go as plain sends */
             atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail - (count - taken), memory_order_release);
         /* Every request taken has completed by now; should one not have, wait for it. */
-        for (unsigned got = reap(loop, r, reqs); got < taken; got += reap(loop, r, reqs))
+        for (unsigned got = reap(loop, r, reqs, n); got < taken; got += reap(loop, r, reqs, n))
             if (syscall(__NR_io_uring_enter, r->fd, 0, taken - got, IORING_ENTER_GETEVENTS, 0, 0) < 0 &&
                 errno != EINTR)
                 break;
