@@ -117,12 +117,12 @@ TEST(plain_connect_after_select)
     netev_socket s = util_tcp_socket(AF_INET);
     CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
     EXPECT_NONE(loop);
-    util_set_blocking(s, 1);
     struct sockaddr_storage ss;
     socklen_t len;
     util_loopback(AF_INET, port, &ss, &len);
-    CHECK(connect(s, (struct sockaddr *)&ss, len) == 0);
-    util_set_blocking(s, 0);
+    /* Non-blocking (selected sockets are; Windows allows no other): done at
+     * once or in progress, the record is the same. */
+    (void)connect(s, (struct sockaddr *)&ss, len);
     CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
     EXPECT(loop, s, NETEV_WRITE);
     netev_socket peer = accept(l, 0, 0);
