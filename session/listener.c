@@ -1,6 +1,11 @@
 /* The listener, and turning its connections into sessions. */
 #define _GNU_SOURCE
 #include "session_int.h"
+/* errno values become NETEV_E* codes through the core's own table
+ * (netev__map_errno), so that these calls report what the core's would: a
+ * closed descriptor is NETEV_EBADF, a file NETEV_ENOTSOCK (a table of our own
+ * had made both NETEV_EIO). */
+#include "netev_int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -8,25 +13,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-
-/* The few errno values socket/bind/listen give, as NETEV_E* codes (the core's
- * own table is internal). */
-static int map_errno(int e)
-{
-    switch (e) {
-    case EADDRINUSE: return NETEV_EADDRINUSE;
-    case EADDRNOTAVAIL: return NETEV_EADDRNOTAVAIL;
-    case EAFNOSUPPORT: return NETEV_EAFNOSUPPORT;
-    case EACCES:
-    case EPERM: return NETEV_EACCES;
-    case EMFILE: return NETEV_EMFILE;
-    case ENFILE: return NETEV_ENFILE;
-    case ENOMEM: return NETEV_ENOMEM;
-    case ENOBUFS: return NETEV_ENOBUFS;
-    case EINVAL: return NETEV_EINVAL;
-    default: return NETEV_EIO;
-    }
-}
 
 static int set_reuseport(netev_socket s)
 {
@@ -83,11 +69,11 @@ static int listener_open(netev_loop *loop, const char *addr, int port, int share
         return err;
     netev_socket s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
-        return map_errno(errno);
+        return netev__map_errno(errno);
     int one = 1;
     if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
         (shared && set_reuseport(s) < 0) || bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, SOMAXCONN) < 0) {
-        err = map_errno(errno);
+        err = netev__map_errno(errno);
         close(s);
         return err;
     }
@@ -114,7 +100,7 @@ int netev_listener_port(netev_socket listener)
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(listener, (struct sockaddr *)&ss, &len) < 0)
-        return map_errno(errno);
+        return netev__map_errno(errno);
     if (ss.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6)

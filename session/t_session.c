@@ -416,6 +416,21 @@ TEST(listener_shared)
     netev_loop_free(loop[1]);
 }
 
+/* netev_listener_port reports the core's codes for what is not a socket. */
+TEST(listener_port_errors)
+{
+    CHECK_EQ(netev_listener_port(-1), NETEV_EBADF);
+    CHECK_EQ(netev_listener_port(util_unused_socket_number()), NETEV_EBADF);
+    netev_socket p = util_not_a_socket(); /* a pipe */
+    CHECK_EQ(netev_listener_port(p), NETEV_ENOTSOCK);
+    util_close_not_a_socket(p);
+    int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK(f >= 0);
+    CHECK_EQ(netev_listener_port(f), NETEV_ENOTSOCK);
+    close(f);
+}
+
 RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(send_batch_keeps_order), CASE(back_pressure_bounds_the_backlog),
           CASE(fin_after_backlog), CASE(reset_ends_at_once), CASE(free_closes_sessions_and_bad_calls),
-          CASE(listener_addresses), CASE(listener_shared))
+          CASE(listener_addresses), CASE(listener_shared),
+          CASE(listener_port_errors))
