@@ -318,13 +318,8 @@ static int start(echod *d, int port, int shared)
     }
     int err = shared ? netev_listener_open_shared(d->loop, d->opt.bind, port, 0, &d->listener)
                      : netev_listener_open(d->loop, d->opt.bind, port, 0, &d->listener);
-    if (err == NETEV_EINVAL) {
-        fprintf(stderr, "echod: cannot listen on %s port %d: not a numeric IPv4 or IPv6 address\n",
-                d->opt.bind, port);
-        return 1;
-    }
-    if (err) {
-        fprintf(stderr, "echod: cannot listen on %s port %d: %s\n", d->opt.bind, port, netev_strerror(err));
+    if (err) { /* main checked the address: a NETEV_EINVAL here is bind's */
+        echod_print_listen_error(d->opt.bind, port, err);
         return 1;
     }
     d->tab = netev_sessions_new(d->loop, d->opt.max_pending);
@@ -402,6 +397,8 @@ int main(int argc, char **argv)
     int status = echod_parse_options(argc, argv, &opt);
     if (status >= 0)
         return status;
+    if (echod_check_address(&opt))
+        return 1;
     if (opt.workers > 1)
         return echod_workers(&opt);
     struct timespec t0;

@@ -44,6 +44,12 @@ int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn
  * the start line and the summed summary.  Returns the exit status. */
 int echod_workers(const echod_options *o);
 
+/* echod_listen.c: 0, or 1 once the reason is on stderr: the address must
+ * parse before anything listens. */
+int echod_check_address(const echod_options *o);
+/* "echod: cannot listen on BIND port PORT: why" on stderr, for a NETEV_E* err. */
+void echod_print_listen_error(const char *bind, int port, int err);
+
 double echod_seconds_since(const struct timespec *t0);
 void echod_print_stopped(int sig, double seconds, const echod_totals *t);
 

@@ -469,6 +469,17 @@ def run_once(argv, seconds=10):
     return p.returncode, p.stdout, p.stderr
 
 
+def one_error_line(what, code, out, err, *words):
+    """echod exited with status 1, said nothing on stdout and one line on
+    stderr containing every word."""
+    lines = err.splitlines()
+    check(code == 1, "%s: exit status %s, expected 1; stderr %r" % (what, code, err))
+    check(out == "", "%s: stdout %r" % (what, out))
+    check(len(lines) == 1 and all(w in lines[0] for w in words),
+          "%s: expected one line with %s: %r" % (what, words, err))
+    return lines[0]
+
+
 def test_bad_options():
     for argv, word in ((["--port", "abc"], "--port"), (["--port", "70000"], "--port"), (["-p", "-1"], "-p"),
                        (["--backend", "kqueue"], "--backend"), (["--max-pending", "0"], "--max-pending"),
@@ -505,6 +516,35 @@ def test_busy_port():
               "bind %s %s: expected one line naming %r: %r" % (bind, extra, word, err))
         check(out == "", "bind %s: stdout %r" % (bind, out))
     holder.close()
+
+
+def test_link_local():
+    """A link-local IPv6 address is numeric: without a scope bind refuses
+    it, and echod says so instead of calling it no address; with one
+    (fe80::1%lo) it is taken, and here not available.  A scope on ::1 works."""
+    code, out, err = run_once(["-b", "fe80::1", "-p", "0", "--backend", CFG.backend])
+    line = one_error_line("fe80::1", code, out, err, "cannot listen on fe80::1 port 0")
+    check("not a numeric" not in line, "fe80::1 called no address: %r" % line)
+    check("address family not supported" in line or ("invalid argument" in line and "needs a scope" in line),
+          "fe80::1: %r" % line)
+    code, out, err = run_once(["-b", "fe80::1%lo", "-p", "0", "--backend", CFG.backend])
+    line = one_error_line("fe80::1%lo", code, out, err, "cannot listen on fe80::1%lo port 0")
+    check("address not available" in line or "address family not supported" in line, "fe80::1%%lo: %r" % line)
+    for bad in ("fe80::1%no-such-if0", "127.0.0.1%lo"):
+        code, out, err = run_once(["-b", bad, "-p", "0", "--backend", CFG.backend])
+        one_error_line(bad, code, out, err, "cannot listen on %s port 0: not a numeric" % bad)
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        print("no ::1 here: scoped ::1 skipped")
+        return
+    d = Echod(bind="[::1%lo]")
+    s = d.connect(family=socket.AF_INET6, host="::1")
+    echo_ok(s, b"scoped")
+    s.close()
+    d.stop()
 
 
 def test_signals():
