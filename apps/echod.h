@@ -44,9 +44,11 @@ int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn
  * the start line and the summed summary.  Returns the exit status. */
 int echod_workers(const echod_options *o);
 
-/* echod_listen.c: 0, or 1 once the reason is on stderr: the address must
- * parse before anything listens. */
+/* echod_listen.c: 0, or 1 once the reason is on stderr.  The address must
+ * parse before anything listens; with --workers on a fixed port, no other
+ * listener may hold the port (see there). */
 int echod_check_address(const echod_options *o);
+int echod_check_port_free(const echod_options *o);
 /* "echod: cannot listen on BIND port PORT: why" on stderr, for a NETEV_E* err. */
 void echod_print_listen_error(const char *bind, int port, int err);
 

@@ -38,3 +38,18 @@ int echod_check_address(const echod_options *o)
                                  : "not a numeric IPv4 or IPv6 address");
     return 1;
 }
+
+/* --workers on a fixed port: the first worker's SO_REUSEPORT listener would
+ * join any listener group of this user already on the port (another
+ * echod --workers, say) and share its clients without a word.  A bind
+ * without SO_REUSEPORT fails on such a port, so the probe sees it.  It is
+ * closed before the first worker binds: a group that takes the port in
+ * between is still joined (a window of one fork and bind). */
+int echod_check_port_free(const echod_options *o)
+{
+    int err = netev_listener_probe(o->bind, o->port);
+    if (err == 0)
+        return 0;
+    echod_print_listen_error(o->bind, o->port, err);
+    return 1;
+}

@@ -547,6 +547,29 @@ def test_link_local():
     d.stop()
 
 
+def test_workers_busy_port():
+    """A second --workers echod on the port of a running one: exit 1 with
+    the busy-port line, instead of joining its SO_REUSEPORT group and
+    taking a share of its clients."""
+    a = Echod("--workers", "2")
+    for bind in ("127.0.0.1", "0.0.0.0"):
+        b = Echod("--workers", "2", bind=bind, port=a.port, expect_start=False)
+        status = b.wait_exit()
+        one_error_line("second echod on %s" % bind, status, b.stdout(), b.stderr(),
+                       "cannot listen on %s port %d: address already in use" % (bind, a.port))
+    check(len(a.children()) == 2, "the first echod lost workers: %s" % a.children())
+    for _ in range(8):  # all still go to the first one's workers
+        c = a.connect()
+        echo_ok(c, b"mine")
+        c.close()
+    a.stop()
+    # Free again: a fixed port is taken by --workers as before.
+    port = a.port
+    b = Echod("--workers", "2", port=port)
+    check(b.port == port, "listening on %d, not %d" % (b.port, port))
+    b.stop()
+
+
 def test_signals():
     """SIGTERM and SIGINT: sessions closed, a one-line summary, status 0."""
     for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):

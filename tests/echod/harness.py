@@ -78,6 +78,15 @@ class Echod:
         if expect_start:
             self.port = self._wait_port()
 
+    def wait_exit(self, seconds=10):
+        """Waits for an echod that should exit on its own; its status."""
+        try:
+            self.status = self.proc.wait(timeout=seconds * CFG.slow)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Failure("echod still running after %ds: %r %r" % (seconds * CFG.slow, self.stdout(), self.stderr()))
+        return self.status
+
     def _wait_port(self):
         end = deadline(10)
         while time.monotonic() < end:
