@@ -1,11 +1,16 @@
 /* echod's command line. */
 #include "echod.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The short options' letters: the same as in getopt_long's string in echod_parse_options. */
+#define SHORT_OPTIONS "pbvqh"
 
 static void usage(FILE *f)
 {
@@ -69,6 +74,29 @@ static int parse_number(const char *text, int suffix_ok, unsigned long long min,
 static int bad_value(const char *option, const char *value, const char *want)
 {
     fprintf(stderr, "echod: bad value '%s' for %s: %s\nTry 'echod --help'.\n", value, option, want);
+    return 2;
+}
+
+/* getopt_long's '?': an unknown option, or a long option that takes no
+ * value given one ("--verbose=1").  In that second case optopt is the
+ * option's val: a short option's letter ('v') or a number above 255
+ * (--trace), which as "-%c" would name the wrong option or print a control
+ * byte.  A short option that exists is never unknown, so optopt naming one,
+ * or above 255, means a long option given a value; 0 means an unknown (or
+ * ambiguous) long option.  getopt has moved optind past a long option. */
+static int bad_option(char **argv)
+{
+    const char *text = argv[optind - 1];
+    int name_len = (int)strcspn(text, "="); /* the option as typed, without its value */
+    if (optopt > UCHAR_MAX || (optopt > 0 && strchr(SHORT_OPTIONS, optopt)))
+        fprintf(stderr, "echod: option '%.*s' takes no value\n", name_len, text);
+    else if (optopt == 0)
+        fprintf(stderr, "echod: unknown option '%.*s'\n", name_len, text);
+    else if (isprint(optopt))
+        fprintf(stderr, "echod: unknown option '-%c'\n", optopt);
+    else
+        fprintf(stderr, "echod: unknown option character 0x%02x\n", (unsigned)optopt);
+    fprintf(stderr, "Try 'echod --help'.\n");
     return 2;
 }
 
@@ -146,11 +174,7 @@ int echod_parse_options(int argc, char **argv, echod_options *o)
             fprintf(stderr, "echod: option '%s' needs a value\nTry 'echod --help'.\n", argv[optind - 1]);
             return 2;
         default:
-            if (optopt)
-                fprintf(stderr, "echod: unknown option '-%c'\nTry 'echod --help'.\n", optopt);
-            else
-                fprintf(stderr, "echod: unknown option '%s'\nTry 'echod --help'.\n", argv[optind - 1]);
-            return 2;
+            return bad_option(argv);
         }
     }
     if (optind < argc) {

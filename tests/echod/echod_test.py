@@ -491,6 +491,19 @@ def test_bad_options():
         check(code == 2, "%s: exit status %d, expected 2" % (argv, code))
         check(out == "", "%s: printed on stdout: %r" % (argv, out))
         check(word in err, "%s: error does not name %s: %r" % (argv, word, err))
+    # A long option that takes no value, given one: named as typed, not as
+    # a short option ('-v') or a raw byte (--trace's getopt value).
+    for opt, short in (("--verbose", "-v"), ("--trace", None), ("--quiet", "-q"), ("--help", "-h"),
+                       ("--version", None), ("--verb", "-v")):
+        code, out, err = run_once([opt + "=1"])
+        check(code == 2 and out == "", "%s=1: exit status %d, stdout %r" % (opt, code, out))
+        check(err.startswith("echod: option '%s' takes no value\n" % opt), "%s=1: %r" % (opt, err))
+        check(short is None or "'%s'" % short not in err, "%s=1 named as %s: %r" % (opt, short, err))
+        check(all(c.isprintable() for c in err.replace("\n", "")), "%s=1: unprintable error %r" % (opt, err))
+    for argv, text in ((["--nope=1"], "unknown option '--nope'"), (["-x"], "unknown option '-x'"),
+                       (["-vx"], "unknown option '-x'"), (["-\x03"], "unknown option character 0x03")):
+        code, out, err = run_once(argv)
+        check(code == 2 and err.startswith("echod: %s\n" % text), "%s: status %d, %r" % (argv, code, err))
     code, out, err = run_once(["--help"])
     check(code == 0 and err == "", "--help: status %d, stderr %r" % (code, err))
     for opt in ("--port", "--bind", "--backend", "--max-conns", "--max-pending", "--workers", "--verbose",
