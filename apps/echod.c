@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -308,12 +309,26 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Without --backend netev_loop_new takes $NETEV_BACKEND (an empty one is
+ * the default): a bad value there must be named, as the command line has
+ * nothing wrong to point at. */
+static void loop_failed(const echod_options *o)
+{
+    int err = errno;
+    const char *env = getenv("NETEV_BACKEND");
+    if (o->backend)
+        fprintf(stderr, "echod: cannot create a netev loop (backend %s): %s\n", o->backend, strerror(err));
+    else if (env && *env)
+        fprintf(stderr, "echod: cannot create a netev loop (backend from NETEV_BACKEND=%s): %s\n", env, strerror(err));
+    else
+        fprintf(stderr, "echod: cannot create a netev loop (backend default): %s\n", strerror(err));
+}
+
 static int start(echod *d, int port, int shared)
 {
     d->loop = netev_loop_new(d->opt.backend);
     if (!d->loop) {
-        fprintf(stderr, "echod: cannot create a netev loop (backend %s): %s\n",
-                d->opt.backend ? d->opt.backend : "default", strerror(errno));
+        loop_failed(&d->opt);
         return 1;
     }
     int err = shared ? netev_listener_open_shared(d->loop, d->opt.bind, port, 0, &d->listener)

@@ -463,9 +463,9 @@ def test_emfile():
 
 # ---- command line, signals, output ----
 
-def run_once(argv, seconds=10):
+def run_once(argv, seconds=10, env=None):
     p = subprocess.run(list(CFG.wrap) + [CFG.echod] + argv, capture_output=True, text=True,
-                       timeout=seconds * CFG.slow)
+                       timeout=seconds * CFG.slow, env=None if env is None else dict(os.environ, **env))
     return p.returncode, p.stdout, p.stderr
 
 
@@ -581,6 +581,21 @@ def test_workers_busy_port():
     b = Echod("--workers", "2", port=port)
     check(b.port == port, "listening on %d, not %d" % (b.port, port))
     b.stop()
+
+
+def test_backend_env():
+    """NETEV_BACKEND names the backend when --backend does not: a bad one is
+    reported with the variable and its value, and --backend overrides it."""
+    for extra in ([], ["--workers", "2"]):
+        code, out, err = run_once(["-b", "127.0.0.1", "-p", "0"] + extra, env={"NETEV_BACKEND": "bogus"})
+        one_error_line("NETEV_BACKEND=bogus %s" % extra, code, out, err, "NETEV_BACKEND", "bogus")
+    d = Echod(env={"NETEV_BACKEND": "bogus"})  # with --backend: the variable does not count
+    c = d.connect()
+    echo_ok(c, b"x")
+    c.close()
+    d.stop()
+    d = Echod(backend=False, env={"NETEV_BACKEND": CFG.backend})  # checks the start line's backend
+    d.stop()
 
 
 def test_signals():

@@ -50,7 +50,7 @@ class Echod:
         cls.started = []
 
     def __init__(self, *args, bind="127.0.0.1", port=0, nofile=None, backend=True,
-                 expect_start=True):
+                 expect_start=True, env=None):
         self.out = tempfile.TemporaryFile(mode="w+b")
         self.err = tempfile.TemporaryFile(mode="w+b")
         argv = list(CFG.wrap) + [CFG.echod]
@@ -70,7 +70,8 @@ class Echod:
         # restore_signals (the default) gives the child SIGPIPE's default
         # action back: a send without MSG_NOSIGNAL would kill echod.
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.err,
-                                     stdin=subprocess.DEVNULL, preexec_fn=limit)
+                                     stdin=subprocess.DEVNULL, preexec_fn=limit,
+                                     env=None if env is None else dict(os.environ, **env))
         self.pid = self.proc.pid
         Echod.started.append(self)
         self.port = port
