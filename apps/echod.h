@@ -10,6 +10,12 @@
 
 #define ECHOD_MAX_WORKERS 256
 #define ECHOD_MAX_WORKERS_TEXT "256"
+/* Upper limits of --max-conns and --max-pending, in the error messages and
+ * --help as the _TEXT forms (docs/echod.md and echod.1 give them too). */
+#define ECHOD_MAX_CONNS 100000000ull
+#define ECHOD_MAX_CONNS_TEXT "100000000"
+#define ECHOD_MAX_PENDING (1ull << 40)
+#define ECHOD_MAX_PENDING_TEXT "1024g (1 TiB)"
 
 typedef struct echod_options {
     int port;

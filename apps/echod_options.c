@@ -18,16 +18,20 @@ static void usage(FILE *f)
           "TCP echo server on the netev event-select core: echoes every byte back, in order.\n"
           "\n"
           "  -p, --port N           port to listen on (default 7777; 0 = any free port, printed)\n"
-          "  -b, --bind ADDR        numeric IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
-          "      --backend NAME     event backend: epoll or poll (default: epoll on Linux)\n"
+          "  -b, --bind ADDR        numeric IPv4 or IPv6 address to listen on (default\n"
+          "                         0.0.0.0); link-local with its interface: fe80::1%%eth0\n"
+          "      --backend NAME     event backend: epoll or poll (default: $NETEV_BACKEND\n"
+          "                         if set, else epoll on Linux)\n"
           "      --max-conns N      sessions at most; beyond it connections are accepted and\n"
-          "                         closed at once, and counted (default 0 = no limit)\n"
+          "                         closed at once, and counted (default 0 = no limit,\n"
+          "                         at most " ECHOD_MAX_CONNS_TEXT ")\n"
           "      --workers N        N processes serve the port, each with its own loop and\n"
           "                         listener (SO_REUSEPORT; the kernel spreads clients by\n"
           "                         their address and port); --max-conns counts per worker\n"
           "                         (default 1, at most %d)\n"
           "      --max-pending BYTES  unsent bytes per session before it stops reading\n"
-          "                         (suffix k, m, g: KiB, MiB, GiB; default 1m)\n"
+          "                         (suffix k, m, g: KiB, MiB, GiB; default 1m,\n"
+          "                         at most " ECHOD_MAX_PENDING_TEXT ")\n"
           "  -v, --verbose          one line per connect and disconnect\n"
           "      --trace            print each network event, as the seed does\n"
           "                         (Client Connected, Recv Data = N, Send Data = N, ...)\n"
@@ -35,8 +39,10 @@ static void usage(FILE *f)
           "  -h, --help             show this help and exit\n"
           "      --version          show the version and exit\n"
           "\n"
-          "SIGINT or SIGTERM stops it with a one-line summary.  Exit status: 0 when stopped\n"
-          "by a signal, 1 if it cannot listen or run (or a worker died), 2 for a bad\n"
+          "SIGINT or SIGTERM stops it with a one-line summary (none with -q).  Exit status:\n"
+          "0 when stopped by a signal; 1 if it cannot listen (busy port, also one that\n"
+          "another --workers echod holds) or run, if a worker died, or if a second\n"
+          "SIGINT/SIGTERM had to kill workers that were still stopping; 2 for a bad\n"
           "command line.\n",
           ECHOD_MAX_WORKERS);
 }
@@ -141,13 +147,14 @@ int echod_parse_options(int argc, char **argv, echod_options *o)
             o->backend = optarg;
             break;
         case OPT_MAX_CONNS:
-            if (parse_number(optarg, 0, 0, 100000000, &v))
-                return bad_value("--max-conns", optarg, "a count (0 = no limit)");
+            if (parse_number(optarg, 0, 0, ECHOD_MAX_CONNS, &v))
+                return bad_value("--max-conns", optarg, "a count from 0 (no limit) to " ECHOD_MAX_CONNS_TEXT);
             o->max_conns = (size_t)v;
             break;
         case OPT_MAX_PENDING:
-            if (parse_number(optarg, 1, 1, (unsigned long long)1 << 40, &v))
-                return bad_value("--max-pending", optarg, "a byte count >= 1, suffix k, m or g allowed");
+            if (parse_number(optarg, 1, 1, ECHOD_MAX_PENDING, &v))
+                return bad_value("--max-pending", optarg,
+                                 "a byte count from 1 to " ECHOD_MAX_PENDING_TEXT ", suffix k, m or g allowed");
             o->max_pending = (size_t)v;
             break;
         case OPT_WORKERS:

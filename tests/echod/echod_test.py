@@ -504,10 +504,17 @@ def test_bad_options():
                        (["-vx"], "unknown option '-x'"), (["-\x03"], "unknown option character 0x03")):
         code, out, err = run_once(argv)
         check(code == 2 and err.startswith("echod: %s\n" % text), "%s: status %d, %r" % (argv, code, err))
+    # The limits are in the messages and the help.
+    for argv, text in ((["--max-conns", "100000001"], "0 (no limit) to 100000000"),
+                       (["--max-pending", "1025g"], "1 to 1024g (1 TiB)")):
+        code, out, err = run_once(argv)
+        check(code == 2 and text in err, "%s: status %d, %r" % (argv, code, err))
+    code, out, err = run_once(["--max-conns", "100000000", "--max-pending", "1024g", "--version"])
+    check(code == 0, "the upper limits themselves are refused: %d %r" % (code, err))
     code, out, err = run_once(["--help"])
     check(code == 0 and err == "", "--help: status %d, stderr %r" % (code, err))
     for opt in ("--port", "--bind", "--backend", "--max-conns", "--max-pending", "--workers", "--verbose",
-                "--trace", "--quiet", "--help", "--version"):
+                "--trace", "--quiet", "--help", "--version", "NETEV_BACKEND", "100000000", "1024g"):
         check(opt in out, "--help does not list %s" % opt)
     code, out, err = run_once(["--version"])
     check(code == 0 and re.match(r"echod \(netev\) \d+\.\d+\.\d+\n$", out), "--version: %d %r" % (code, out))
