@@ -98,10 +98,10 @@ static int bad_option(char **argv)
         fprintf(stderr, "echod: option '%.*s' takes no value\n", name_len, text);
     else if (optopt == 0)
         fprintf(stderr, "echod: unknown option '%.*s'\n", name_len, text);
-    else if (isprint(optopt))
+    else if (optopt > 0 && isprint(optopt)) /* glibc's optopt is a plain char: bytes >= 0x80 are negative */
         fprintf(stderr, "echod: unknown option '-%c'\n", optopt);
     else
-        fprintf(stderr, "echod: unknown option character 0x%02x\n", (unsigned)optopt);
+        fprintf(stderr, "echod: unknown option character 0x%02x\n", (unsigned char)optopt);
     fprintf(stderr, "Try 'echod --help'.\n");
     return 2;
 }

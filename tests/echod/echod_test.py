@@ -501,7 +501,8 @@ def test_bad_options():
         check(short is None or "'%s'" % short not in err, "%s=1 named as %s: %r" % (opt, short, err))
         check(all(c.isprintable() for c in err.replace("\n", "")), "%s=1: unprintable error %r" % (opt, err))
     for argv, text in ((["--nope=1"], "unknown option '--nope'"), (["-x"], "unknown option '-x'"),
-                       (["-vx"], "unknown option '-x'"), (["-\x03"], "unknown option character 0x03")):
+                       (["-vx"], "unknown option '-x'"), (["-\x03"], "unknown option character 0x03"),
+                       ([b"-\xff"], "unknown option character 0xff")):
         code, out, err = run_once(argv)
         check(code == 2 and err.startswith("echod: %s\n" % text), "%s: status %d, %r" % (argv, code, err))
     # The limits are in the messages and the help.
