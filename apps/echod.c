@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -308,23 +309,32 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Without --backend netev_loop_new takes $NETEV_BACKEND (an empty one is
+ * the default): a bad value there must be named, as the command line has
+ * nothing wrong to point at. */
+static void loop_failed(const echod_options *o)
+{
+    int err = errno;
+    const char *env = getenv("NETEV_BACKEND");
+    if (o->backend)
+        fprintf(stderr, "echod: cannot create a netev loop (backend %s): %s\n", o->backend, strerror(err));
+    else if (env && *env)
+        fprintf(stderr, "echod: cannot create a netev loop (backend from NETEV_BACKEND=%s): %s\n", env, strerror(err));
+    else
+        fprintf(stderr, "echod: cannot create a netev loop (backend default): %s\n", strerror(err));
+}
+
 static int start(echod *d, int port, int shared)
 {
     d->loop = netev_loop_new(d->opt.backend);
     if (!d->loop) {
-        fprintf(stderr, "echod: cannot create a netev loop (backend %s): %s\n",
-                d->opt.backend ? d->opt.backend : "default", strerror(errno));
+        loop_failed(&d->opt);
         return 1;
     }
     int err = shared ? netev_listener_open_shared(d->loop, d->opt.bind, port, 0, &d->listener)
                      : netev_listener_open(d->loop, d->opt.bind, port, 0, &d->listener);
-    if (err == NETEV_EINVAL) {
-        fprintf(stderr, "echod: cannot listen on %s port %d: not a numeric IPv4 or IPv6 address\n",
-                d->opt.bind, port);
-        return 1;
-    }
-    if (err) {
-        fprintf(stderr, "echod: cannot listen on %s port %d: %s\n", d->opt.bind, port, netev_strerror(err));
+    if (err) { /* main checked the address: a NETEV_EINVAL here is bind's */
+        echod_print_listen_error(d->opt.bind, port, err);
         return 1;
     }
     d->tab = netev_sessions_new(d->loop, d->opt.max_pending);
@@ -402,6 +412,8 @@ int main(int argc, char **argv)
     int status = echod_parse_options(argc, argv, &opt);
     if (status >= 0)
         return status;
+    if (echod_check_address(&opt))
+        return 1;
     if (opt.workers > 1)
         return echod_workers(&opt);
     struct timespec t0;

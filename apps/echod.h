@@ -10,6 +10,12 @@
 
 #define ECHOD_MAX_WORKERS 256
 #define ECHOD_MAX_WORKERS_TEXT "256"
+/* Upper limits of --max-conns and --max-pending, in the error messages and
+ * --help as the _TEXT forms (docs/echod.md and echod.1 give them too). */
+#define ECHOD_MAX_CONNS 100000000ull
+#define ECHOD_MAX_CONNS_TEXT "100000000"
+#define ECHOD_MAX_PENDING (1ull << 40)
+#define ECHOD_MAX_PENDING_TEXT "1024g (1 TiB)"
 
 typedef struct echod_options {
     int port;
@@ -43,6 +49,14 @@ int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn
  * shared port; this one starts them, forwards SIGINT/SIGTERM, and prints
  * the start line and the summed summary.  Returns the exit status. */
 int echod_workers(const echod_options *o);
+
+/* echod_listen.c: 0, or 1 once the reason is on stderr.  The address must
+ * parse before anything listens; with --workers on a fixed port, no other
+ * listener may hold the port (see there). */
+int echod_check_address(const echod_options *o);
+int echod_check_port_free(const echod_options *o);
+/* "echod: cannot listen on BIND port PORT: why" on stderr, for a NETEV_E* err. */
+void echod_print_listen_error(const char *bind, int port, int err);
 
 double echod_seconds_since(const struct timespec *t0);
 void echod_print_stopped(int sig, double seconds, const echod_totals *t);

@@ -1,11 +1,16 @@
 /* echod's command line. */
 #include "echod.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The short options' letters: the same as in getopt_long's string in echod_parse_options. */
+#define SHORT_OPTIONS "pbvqh"
 
 static void usage(FILE *f)
 {
@@ -13,16 +18,20 @@ static void usage(FILE *f)
           "TCP echo server on the netev event-select core: echoes every byte back, in order.\n"
           "\n"
           "  -p, --port N           port to listen on (default 7777; 0 = any free port, printed)\n"
-          "  -b, --bind ADDR        numeric IPv4 or IPv6 address to listen on (default 0.0.0.0)\n"
-          "      --backend NAME     event backend: epoll or poll (default: epoll on Linux)\n"
+          "  -b, --bind ADDR        numeric IPv4 or IPv6 address to listen on (default\n"
+          "                         0.0.0.0); link-local with its interface: fe80::1%%eth0\n"
+          "      --backend NAME     event backend: epoll or poll (default: $NETEV_BACKEND\n"
+          "                         if set, else epoll on Linux)\n"
           "      --max-conns N      sessions at most; beyond it connections are accepted and\n"
-          "                         closed at once, and counted (default 0 = no limit)\n"
+          "                         closed at once, and counted (default 0 = no limit,\n"
+          "                         at most " ECHOD_MAX_CONNS_TEXT ")\n"
           "      --workers N        N processes serve the port, each with its own loop and\n"
           "                         listener (SO_REUSEPORT; the kernel spreads clients by\n"
           "                         their address and port); --max-conns counts per worker\n"
           "                         (default 1, at most %d)\n"
           "      --max-pending BYTES  unsent bytes per session before it stops reading\n"
-          "                         (suffix k, m, g: KiB, MiB, GiB; default 1m)\n"
+          "                         (suffix k, m, g: KiB, MiB, GiB; default 1m,\n"
+          "                         at most " ECHOD_MAX_PENDING_TEXT ")\n"
           "  -v, --verbose          one line per connect and disconnect\n"
           "      --trace            print each network event, as the seed does\n"
           "                         (Client Connected, Recv Data = N, Send Data = N, ...)\n"
@@ -30,8 +39,10 @@ static void usage(FILE *f)
           "  -h, --help             show this help and exit\n"
           "      --version          show the version and exit\n"
           "\n"
-          "SIGINT or SIGTERM stops it with a one-line summary.  Exit status: 0 when stopped\n"
-          "by a signal, 1 if it cannot listen or run (or a worker died), 2 for a bad\n"
+          "SIGINT or SIGTERM stops it with a one-line summary (none with -q).  Exit status:\n"
+          "0 when stopped by a signal; 1 if it cannot listen (busy port, also one that\n"
+          "another --workers echod holds) or run, if a worker died, or if a second\n"
+          "SIGINT/SIGTERM had to kill workers that were still stopping; 2 for a bad\n"
           "command line.\n",
           ECHOD_MAX_WORKERS);
 }
@@ -69,6 +80,29 @@ static int parse_number(const char *text, int suffix_ok, unsigned long long min,
 static int bad_value(const char *option, const char *value, const char *want)
 {
     fprintf(stderr, "echod: bad value '%s' for %s: %s\nTry 'echod --help'.\n", value, option, want);
+    return 2;
+}
+
+/* getopt_long's '?': an unknown option, or a long option that takes no
+ * value given one ("--verbose=1").  In that second case optopt is the
+ * option's val: a short option's letter ('v') or a number above 255
+ * (--trace), which as "-%c" would name the wrong option or print a control
+ * byte.  A short option that exists is never unknown, so optopt naming one,
+ * or above 255, means a long option given a value; 0 means an unknown (or
+ * ambiguous) long option.  getopt has moved optind past a long option. */
+static int bad_option(char **argv)
+{
+    const char *text = argv[optind - 1];
+    int name_len = (int)strcspn(text, "="); /* the option as typed, without its value */
+    if (optopt > UCHAR_MAX || (optopt > 0 && strchr(SHORT_OPTIONS, optopt)))
+        fprintf(stderr, "echod: option '%.*s' takes no value\n", name_len, text);
+    else if (optopt == 0)
+        fprintf(stderr, "echod: unknown option '%.*s'\n", name_len, text);
+    else if (optopt > 0 && isprint(optopt)) /* glibc's optopt is a plain char: bytes >= 0x80 are negative */
+        fprintf(stderr, "echod: unknown option '-%c'\n", optopt);
+    else
+        fprintf(stderr, "echod: unknown option character 0x%02x\n", (unsigned char)optopt);
+    fprintf(stderr, "Try 'echod --help'.\n");
     return 2;
 }
 
@@ -113,13 +147,14 @@ int echod_parse_options(int argc, char **argv, echod_options *o)
             o->backend = optarg;
             break;
         case OPT_MAX_CONNS:
-            if (parse_number(optarg, 0, 0, 100000000, &v))
-                return bad_value("--max-conns", optarg, "a count (0 = no limit)");
+            if (parse_number(optarg, 0, 0, ECHOD_MAX_CONNS, &v))
+                return bad_value("--max-conns", optarg, "a count from 0 (no limit) to " ECHOD_MAX_CONNS_TEXT);
             o->max_conns = (size_t)v;
             break;
         case OPT_MAX_PENDING:
-            if (parse_number(optarg, 1, 1, (unsigned long long)1 << 40, &v))
-                return bad_value("--max-pending", optarg, "a byte count >= 1, suffix k, m or g allowed");
+            if (parse_number(optarg, 1, 1, ECHOD_MAX_PENDING, &v))
+                return bad_value("--max-pending", optarg,
+                                 "a byte count from 1 to " ECHOD_MAX_PENDING_TEXT ", suffix k, m or g allowed");
             o->max_pending = (size_t)v;
             break;
         case OPT_WORKERS:
@@ -146,11 +181,7 @@ int echod_parse_options(int argc, char **argv, echod_options *o)
             fprintf(stderr, "echod: option '%s' needs a value\nTry 'echod --help'.\n", argv[optind - 1]);
             return 2;
         default:
-            if (optopt)
-                fprintf(stderr, "echod: unknown option '-%c'\nTry 'echod --help'.\n", optopt);
-            else
-                fprintf(stderr, "echod: unknown option '%s'\nTry 'echod --help'.\n", argv[optind - 1]);
-            return 2;
+            return bad_option(argv);
         }
     }
     if (optind < argc) {

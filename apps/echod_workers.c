@@ -189,6 +189,8 @@ static void sum_totals(int fd, echod_totals *sum)
 
 int echod_workers(const echod_options *o)
 {
+    if (o->port && echod_check_port_free(o)) /* port 0: the first worker gets a port of its own */
+        return 1;
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     /* Blocked before the first fork: a signal sent while workers start is

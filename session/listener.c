@@ -1,32 +1,21 @@
 /* The listener, and turning its connections into sessions. */
 #define _GNU_SOURCE
 #include "session_int.h"
+/* errno values become NETEV_E* codes through the core's own table
+ * (netev__map_errno), so that these calls report what the core's would: a
+ * closed descriptor is NETEV_EBADF, a file NETEV_ENOTSOCK (a table of our own
+ * had made both NETEV_EIO). */
+#include "netev_int.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-
-/* The few errno values socket/bind/listen give, as NETEV_E* codes (the core's
- * own table is internal). */
-static int map_errno(int e)
-{
-    switch (e) {
-    case EADDRINUSE: return NETEV_EADDRINUSE;
-    case EADDRNOTAVAIL: return NETEV_EADDRNOTAVAIL;
-    case EAFNOSUPPORT: return NETEV_EAFNOSUPPORT;
-    case EACCES:
-    case EPERM: return NETEV_EACCES;
-    case EMFILE: return NETEV_EMFILE;
-    case ENFILE: return NETEV_ENFILE;
-    case ENOMEM: return NETEV_ENOMEM;
-    case ENOBUFS: return NETEV_ENOBUFS;
-    case EINVAL: return NETEV_EINVAL;
-    default: return NETEV_EIO;
-    }
-}
 
 static int set_reuseport(netev_socket s)
 {
@@ -40,29 +29,63 @@ static int set_reuseport(netev_socket s)
 #endif
 }
 
-/* A numeric IPv4 or IPv6 address (brackets allowed around IPv6) and a port. */
-static int parse_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+/* addr without the brackets an IPv6 address may have, into text; -1 if too long. */
+static int unbracket(const char *addr, char *text, size_t size)
 {
-    char text[INET6_ADDRSTRLEN + 2];
     size_t n = strlen(addr);
-    if (n >= sizeof text)
-        return NETEV_EINVAL;
+    if (n >= size)
+        return -1;
     if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
         memcpy(text, addr + 1, n - 2);
         text[n - 2] = 0;
     } else {
         memcpy(text, addr, n + 1);
     }
+    return 0;
+}
+
+/* The scope after '%' in "fe80::1%eth0": an interface name or number, as
+ * getaddrinfo takes it.  A link-local address means nothing without one
+ * (Linux's bind refuses it with EINVAL), so the caller must be able to give it. */
+static int parse_scope(const char *scope, uint32_t *id)
+{
+    if (*scope >= '0' && *scope <= '9') {
+        char *end;
+        errno = 0;
+        unsigned long v = strtoul(scope, &end, 10);
+        if (*end || errno || v > UINT32_MAX)
+            return NETEV_EINVAL;
+        *id = (uint32_t)v;
+        return 0;
+    }
+    unsigned idx = if_nametoindex(scope);
+    if (!idx)
+        return NETEV_EINVAL;
+    *id = idx;
+    return 0;
+}
+
+/* A numeric IPv4 or IPv6 address (brackets allowed around IPv6, and a scope
+ * after '%') and a port.  inet_pton, not getaddrinfo: that one would also
+ * take "127.1" and "0x7f.0.0.1". */
+static int parse_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    if (port < 0 || port > 65535 || unbracket(addr ? addr : "0.0.0.0", text, sizeof text) < 0)
+        return NETEV_EINVAL;
+    char *scope = strchr(text, '%');
+    if (scope)
+        *scope++ = 0;
     memset(ss, 0, sizeof *ss);
     struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-    if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+    if (!scope && inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
         v4->sin_family = AF_INET;
         v4->sin_port = htons((uint16_t)port);
         *len = sizeof *v4;
         return 0;
     }
-    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+    if (inet_pton(AF_INET6, text, &v6->sin6_addr) == 1 && (!scope || parse_scope(scope, &v6->sin6_scope_id) == 0)) {
         v6->sin6_family = AF_INET6;
         v6->sin6_port = htons((uint16_t)port);
         *len = sizeof *v6;
@@ -71,23 +94,38 @@ static int parse_address(const char *addr, int port, struct sockaddr_storage *ss
     return NETEV_EINVAL;
 }
 
+/* A TCP socket bound to ss with SO_REUSEADDR (a restarted server need not
+ * wait for its old connections' TIME_WAIT), and SO_REUSEPORT if shared:
+ * 0 and *out, or a NETEV_E* code. */
+static int bound_socket(const struct sockaddr_storage *ss, socklen_t len, int shared, netev_socket *out)
+{
+    netev_socket s = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return netev__map_errno(errno);
+    int one = 1;
+    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 || (shared && set_reuseport(s) < 0) ||
+        bind(s, (const struct sockaddr *)ss, len) < 0) {
+        int err = netev__map_errno(errno);
+        close(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
 static int listener_open(netev_loop *loop, const char *addr, int port, int shared, void *udata, netev_socket *out)
 {
-    if (!loop || !out || port < 0 || port > 65535)
+    if (!loop || !out)
         return NETEV_EINVAL;
     *out = NETEV_INVALID_SOCKET;
     struct sockaddr_storage ss;
     socklen_t len;
-    int err = parse_address(addr ? addr : "0.0.0.0", port, &ss, &len);
-    if (err)
+    netev_socket s;
+    int err = parse_address(addr, port, &ss, &len);
+    if (err || (err = bound_socket(&ss, len, shared, &s)))
         return err;
-    netev_socket s = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0)
-        return map_errno(errno);
-    int one = 1;
-    if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
-        (shared && set_reuseport(s) < 0) || bind(s, (struct sockaddr *)&ss, len) < 0 || listen(s, SOMAXCONN) < 0) {
-        err = map_errno(errno);
+    if (listen(s, SOMAXCONN) < 0) {
+        err = netev__map_errno(errno);
         close(s);
         return err;
     }
@@ -96,6 +134,27 @@ static int listener_open(netev_loop *loop, const char *addr, int port, int share
         return err;
     }
     *out = s;
+    return 0;
+}
+
+int netev_listener_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+    if (!ss || !len)
+        return NETEV_EINVAL;
+    return parse_address(addr, port, ss, len);
+}
+
+/* Bound, never listening, closed at once: no connection can land on it, and
+ * the port is held no longer than the bind itself. */
+int netev_listener_probe(const char *addr, int port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    netev_socket s;
+    int err = parse_address(addr, port, &ss, &len);
+    if (err || (err = bound_socket(&ss, len, 0, &s)))
+        return err;
+    close(s);
     return 0;
 }
 
@@ -114,7 +173,7 @@ int netev_listener_port(netev_socket listener)
     struct sockaddr_storage ss;
     socklen_t len = sizeof ss;
     if (getsockname(listener, (struct sockaddr *)&ss, &len) < 0)
-        return map_errno(errno);
+        return netev__map_errno(errno);
     if (ss.ss_family == AF_INET)
         return ntohs(((struct sockaddr_in *)&ss)->sin_port);
     if (ss.ss_family == AF_INET6)

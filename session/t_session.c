@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include <net/if.h>
 #include <netinet/in.h>
 
 #define BIG (4 << 20)
@@ -344,10 +345,15 @@ TEST(listener_addresses)
 {
     netev_loop *loop = util_loop();
     netev_socket l;
-    const char *bad[] = {"1.2.3", "localhost", "[::1", "::1]", "300.0.0.1", ""};
+    const char *bad[] = {"1.2.3", "localhost", "[::1", "::1]", "300.0.0.1", "", "127.0.0.1%lo", "fe80::1%",
+                         "fe80::1%no-such-if0", "fe80::1%12x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         CHECK_EQ(netev_listener_open(loop, bad[i], 0, 0, &l), NETEV_EINVAL);
         CHECK_EQ(l, NETEV_INVALID_SOCKET);
+        struct sockaddr_storage ss;
+        socklen_t len;
+        CHECK_EQ(netev_listener_address(bad[i], 0, &ss, &len), NETEV_EINVAL);
+        CHECK_EQ(netev_listener_probe(bad[i], 0), NETEV_EINVAL);
     }
     CHECK_EQ(netev_listener_open(loop, "127.0.0.1", 70000, 0, &l), NETEV_EINVAL);
     CHECK_OK(netev_listener_open(loop, "127.0.0.1", 0, 0, &l));
@@ -361,6 +367,43 @@ TEST(listener_addresses)
         CHECK_OK(r);
         CHECK(netev_listener_port(l) > 0);
         CHECK_OK(netev_close(loop, l));
+    }
+    netev_loop_free(loop);
+}
+
+/* What netev_listener_address makes of an address, and that it tells a bad
+ * address from a bind that refuses a good one with NETEV_EINVAL. */
+TEST(listener_address_parsing)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    CHECK_OK(netev_listener_address(NULL, 7, &ss, &len));
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+    CHECK(ss.ss_family == AF_INET && len == sizeof *v4 && ntohs(v4->sin_port) == 7);
+    CHECK(v4->sin_addr.s_addr == htonl(INADDR_ANY));
+    CHECK_EQ(netev_listener_address("127.0.0.1", 65536, &ss, &len), NETEV_EINVAL);
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+    CHECK_OK(netev_listener_address("[fe80::1]", 80, &ss, &len));
+    CHECK(ss.ss_family == AF_INET6 && len == sizeof *v6 && ntohs(v6->sin6_port) == 80 && v6->sin6_scope_id == 0);
+    CHECK_OK(netev_listener_address("fe80::1%7", 0, &ss, &len));
+    CHECK_EQ(v6->sin6_scope_id, 7);
+    unsigned lo = if_nametoindex("lo");
+    if (lo) {
+        CHECK_OK(netev_listener_address("[fe80::1%lo]", 0, &ss, &len));
+        CHECK_EQ(v6->sin6_scope_id, lo);
+    }
+    /* Linux's bind refuses a link-local address without a scope: the open
+     * says NETEV_EINVAL although the address parsed.  With a scope the
+     * address is merely not there (unless some host has it). */
+    netev_loop *loop = util_loop();
+    netev_socket l;
+    int r = netev_listener_open(loop, "fe80::1", 0, 0, &l);
+    CHECK(r == NETEV_EINVAL || r == NETEV_EAFNOSUPPORT);
+    if (lo) {
+        r = netev_listener_open(loop, "fe80::1%lo", 0, 0, &l);
+        CHECK(r == NETEV_EADDRNOTAVAIL || r == NETEV_EAFNOSUPPORT || r == 0);
+        if (r == 0)
+            CHECK_OK(netev_close(loop, l));
     }
     netev_loop_free(loop);
 }
@@ -402,8 +445,11 @@ TEST(listener_shared)
     int port = netev_listener_port(l[0]);
     CHECK(port > 0);
     CHECK_OK(netev_listener_open_shared(loop[1], "127.0.0.1", port, 0, &l[1]));
-    /* A listener that does not share cannot join, nor take the port. */
+    /* A listener that does not share cannot join, nor take the port, and
+     * the probe says so (it would otherwise be a third member of the group). */
     CHECK_EQ(netev_listener_open(loop[1], "127.0.0.1", port, 0, &plain), NETEV_EADDRINUSE);
+    CHECK_EQ(netev_listener_probe("127.0.0.1", port), NETEV_EADDRINUSE);
+    CHECK_EQ(netev_listener_probe("0.0.0.0", port), NETEV_EADDRINUSE);
     /* The kernel spreads connections by a hash of the client's port: with
      * 64 clients, both listeners get some (all on one: odds 2 in 2^64). */
     enum { CLIENTS = 64 };
@@ -415,16 +461,35 @@ TEST(listener_shared)
     for (int i = 0; i < CLIENTS; i++)
         util_close(c[i]);
     CHECK_OK(netev_close(loop[0], l[0]));
+    CHECK_EQ(netev_listener_probe("127.0.0.1", port), NETEV_EADDRINUSE); /* one left */
     CHECK_OK(netev_close(loop[1], l[1]));
+    /* Free again (SO_REUSEADDR: the closed connections' TIME_WAIT does not count). */
+    CHECK_OK(netev_listener_probe("127.0.0.1", port));
     /* A port held by a listener that does not share cannot be shared. */
     CHECK_OK(netev_listener_open(loop[0], "127.0.0.1", 0, 0, &plain));
     CHECK_EQ(netev_listener_open_shared(loop[1], "127.0.0.1", netev_listener_port(plain), 0, &l[1]),
              NETEV_EADDRINUSE);
+    CHECK_EQ(netev_listener_probe("127.0.0.1", netev_listener_port(plain)), NETEV_EADDRINUSE);
     CHECK_OK(netev_close(loop[0], plain));
     netev_loop_free(loop[0]);
     netev_loop_free(loop[1]);
 }
 
+/* netev_listener_port reports the core's codes for what is not a socket. */
+TEST(listener_port_errors)
+{
+    CHECK_EQ(netev_listener_port(-1), NETEV_EBADF);
+    CHECK_EQ(netev_listener_port(util_unused_socket_number()), NETEV_EBADF);
+    netev_socket p = util_not_a_socket(); /* a pipe */
+    CHECK_EQ(netev_listener_port(p), NETEV_ENOTSOCK);
+    util_close_not_a_socket(p);
+    int f = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    CHECK(f >= 0);
+    CHECK_EQ(netev_listener_port(f), NETEV_ENOTSOCK);
+    close(f);
+}
+
 RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(send_batch_keeps_order), CASE(back_pressure_bounds_the_backlog),
           CASE(fin_after_backlog), CASE(reset_ends_at_once), CASE(free_closes_sessions_and_bad_calls),
-          CASE(listener_addresses), CASE(listener_shared))
+          CASE(listener_addresses), CASE(listener_address_parsing), CASE(listener_shared),
+          CASE(listener_port_errors))

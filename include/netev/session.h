@@ -49,11 +49,15 @@ extern "C" {
 
 typedef struct netev_sessions netev_sessions;
 
-/* Opens a TCP listener on addr ("0.0.0.0", "::1", "[::1]", ...; NULL = all
- * IPv4 interfaces) and port (0 = any free port) with SO_REUSEADDR, and selects
- * it for ACCEPT with udata.  Returns 0 and *out, NETEV_EINVAL for an address
- * that is not a numeric IPv4/IPv6 address or a port outside 0..65535, or the
- * socket/bind/listen error (NETEV_EADDRINUSE, NETEV_EADDRNOTAVAIL, ...). */
+/* Opens a TCP listener on addr ("0.0.0.0", "::1", "[::1]", "fe80::1%eth0",
+ * ...; NULL = all IPv4 interfaces) and port (0 = any free port) with
+ * SO_REUSEADDR, and selects it for ACCEPT with udata.  Returns 0 and *out,
+ * NETEV_EINVAL for an address that is not a numeric IPv4/IPv6 address (an
+ * IPv6 one may name its scope after '%': an interface name or number) or a
+ * port outside 0..65535, or the socket/bind/listen error (NETEV_EADDRINUSE,
+ * NETEV_EADDRNOTAVAIL, ...; also NETEV_EINVAL: Linux's bind refuses a
+ * link-local IPv6 address without a scope -- netev_listener_address tells
+ * the two NETEV_EINVALs apart). */
 int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out);
 /* As netev_listener_open, and with SO_REUSEPORT: listeners opened this way
  * by the same user, one per process or thread (each on its own loop), share
@@ -62,6 +66,18 @@ int netev_listener_open(netev_loop *loop, const char *addr, int port, void *udat
  * others pass that port.  NETEV_EAFNOSUPPORT where the system has no
  * SO_REUSEPORT; NETEV_EADDRINUSE if a listener that is not shared holds the port. */
 int netev_listener_open_shared(netev_loop *loop, const char *addr, int port, void *udata, netev_socket *out);
+/* Parses addr and port as netev_listener_open does, into *ss and *len:
+ * 0, or NETEV_EINVAL if they would not parse there (nothing is opened). */
+int netev_listener_address(const char *addr, int port, struct sockaddr_storage *ss, socklen_t *len);
+/* Whether a listener that does not share could open addr:port now: binds a
+ * socket with SO_REUSEADDR and without SO_REUSEPORT, never listens on it and
+ * closes it at once.  0, or the error netev_listener_open would return:
+ * NETEV_EADDRINUSE while any listener holds the port, shared or not.  For a
+ * program about to start shared listeners on a fixed port, whose first
+ * netev_listener_open_shared would silently join a group of the same user
+ * already there.  The answer may be stale at once: a listener can take the
+ * port between the probe and the next open. */
+int netev_listener_probe(const char *addr, int port);
 /* The local port of a bound socket (what port 0 became), or a NETEV_E* code. */
 int netev_listener_port(netev_socket listener);
 

@@ -463,10 +463,21 @@ def test_emfile():
 
 # ---- command line, signals, output ----
 
-def run_once(argv, seconds=10):
+def run_once(argv, seconds=10, env=None):
     p = subprocess.run(list(CFG.wrap) + [CFG.echod] + argv, capture_output=True, text=True,
-                       timeout=seconds * CFG.slow)
+                       timeout=seconds * CFG.slow, env=None if env is None else dict(os.environ, **env))
     return p.returncode, p.stdout, p.stderr
+
+
+def one_error_line(what, code, out, err, *words):
+    """echod exited with status 1, said nothing on stdout and one line on
+    stderr containing every word."""
+    lines = err.splitlines()
+    check(code == 1, "%s: exit status %s, expected 1; stderr %r" % (what, code, err))
+    check(out == "", "%s: stdout %r" % (what, out))
+    check(len(lines) == 1 and all(w in lines[0] for w in words),
+          "%s: expected one line with %s: %r" % (what, words, err))
+    return lines[0]
 
 
 def test_bad_options():
@@ -480,10 +491,31 @@ def test_bad_options():
         check(code == 2, "%s: exit status %d, expected 2" % (argv, code))
         check(out == "", "%s: printed on stdout: %r" % (argv, out))
         check(word in err, "%s: error does not name %s: %r" % (argv, word, err))
+    # A long option that takes no value, given one: named as typed, not as
+    # a short option ('-v') or a raw byte (--trace's getopt value).
+    for opt, short in (("--verbose", "-v"), ("--trace", None), ("--quiet", "-q"), ("--help", "-h"),
+                       ("--version", None), ("--verb", "-v")):
+        code, out, err = run_once([opt + "=1"])
+        check(code == 2 and out == "", "%s=1: exit status %d, stdout %r" % (opt, code, out))
+        check(err.startswith("echod: option '%s' takes no value\n" % opt), "%s=1: %r" % (opt, err))
+        check(short is None or "'%s'" % short not in err, "%s=1 named as %s: %r" % (opt, short, err))
+        check(all(c.isprintable() for c in err.replace("\n", "")), "%s=1: unprintable error %r" % (opt, err))
+    for argv, text in ((["--nope=1"], "unknown option '--nope'"), (["-x"], "unknown option '-x'"),
+                       (["-vx"], "unknown option '-x'"), (["-\x03"], "unknown option character 0x03"),
+                       ([b"-\xff"], "unknown option character 0xff")):
+        code, out, err = run_once(argv)
+        check(code == 2 and err.startswith("echod: %s\n" % text), "%s: status %d, %r" % (argv, code, err))
+    # The limits are in the messages and the help.
+    for argv, text in ((["--max-conns", "100000001"], "0 (no limit) to 100000000"),
+                       (["--max-pending", "1025g"], "1 to 1024g (1 TiB)")):
+        code, out, err = run_once(argv)
+        check(code == 2 and text in err, "%s: status %d, %r" % (argv, code, err))
+    code, out, err = run_once(["--max-conns", "100000000", "--max-pending", "1024g", "--version"])
+    check(code == 0, "the upper limits themselves are refused: %d %r" % (code, err))
     code, out, err = run_once(["--help"])
     check(code == 0 and err == "", "--help: status %d, stderr %r" % (code, err))
     for opt in ("--port", "--bind", "--backend", "--max-conns", "--max-pending", "--workers", "--verbose",
-                "--trace", "--quiet", "--help", "--version"):
+                "--trace", "--quiet", "--help", "--version", "NETEV_BACKEND", "100000000", "1024g"):
         check(opt in out, "--help does not list %s" % opt)
     code, out, err = run_once(["--version"])
     check(code == 0 and re.match(r"echod \(netev\) \d+\.\d+\.\d+\n$", out), "--version: %d %r" % (code, out))
@@ -505,6 +537,73 @@ def test_busy_port():
               "bind %s %s: expected one line naming %r: %r" % (bind, extra, word, err))
         check(out == "", "bind %s: stdout %r" % (bind, out))
     holder.close()
+
+
+def test_link_local():
+    """A link-local IPv6 address is numeric: without a scope bind refuses
+    it, and echod says so instead of calling it no address; with one
+    (fe80::1%lo) it is taken, and here not available.  A scope on ::1 works."""
+    code, out, err = run_once(["-b", "fe80::1", "-p", "0", "--backend", CFG.backend])
+    line = one_error_line("fe80::1", code, out, err, "cannot listen on fe80::1 port 0")
+    check("not a numeric" not in line, "fe80::1 called no address: %r" % line)
+    check("address family not supported" in line or ("invalid argument" in line and "needs a scope" in line),
+          "fe80::1: %r" % line)
+    code, out, err = run_once(["-b", "fe80::1%lo", "-p", "0", "--backend", CFG.backend])
+    line = one_error_line("fe80::1%lo", code, out, err, "cannot listen on fe80::1%lo port 0")
+    check("address not available" in line or "address family not supported" in line, "fe80::1%%lo: %r" % line)
+    for bad in ("fe80::1%no-such-if0", "127.0.0.1%lo"):
+        code, out, err = run_once(["-b", bad, "-p", "0", "--backend", CFG.backend])
+        one_error_line(bad, code, out, err, "cannot listen on %s port 0: not a numeric" % bad)
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        print("no ::1 here: scoped ::1 skipped")
+        return
+    d = Echod(bind="[::1%lo]")
+    s = d.connect(family=socket.AF_INET6, host="::1")
+    echo_ok(s, b"scoped")
+    s.close()
+    d.stop()
+
+
+def test_workers_busy_port():
+    """A second --workers echod on the port of a running one: exit 1 with
+    the busy-port line, instead of joining its SO_REUSEPORT group and
+    taking a share of its clients."""
+    a = Echod("--workers", "2")
+    for bind in ("127.0.0.1", "0.0.0.0"):
+        b = Echod("--workers", "2", bind=bind, port=a.port, expect_start=False)
+        status = b.wait_exit()
+        one_error_line("second echod on %s" % bind, status, b.stdout(), b.stderr(),
+                       "cannot listen on %s port %d: address already in use" % (bind, a.port))
+    check(len(a.children()) == 2, "the first echod lost workers: %s" % a.children())
+    for _ in range(8):  # all still go to the first one's workers
+        c = a.connect()
+        echo_ok(c, b"mine")
+        c.close()
+    a.stop()
+    # Free again: a fixed port is taken by --workers as before.
+    port = a.port
+    b = Echod("--workers", "2", port=port)
+    check(b.port == port, "listening on %d, not %d" % (b.port, port))
+    b.stop()
+
+
+def test_backend_env():
+    """NETEV_BACKEND names the backend when --backend does not: a bad one is
+    reported with the variable and its value, and --backend overrides it."""
+    for extra in ([], ["--workers", "2"]):
+        code, out, err = run_once(["-b", "127.0.0.1", "-p", "0"] + extra, env={"NETEV_BACKEND": "bogus"})
+        one_error_line("NETEV_BACKEND=bogus %s" % extra, code, out, err, "NETEV_BACKEND", "bogus")
+    d = Echod(env={"NETEV_BACKEND": "bogus"})  # with --backend: the variable does not count
+    c = d.connect()
+    echo_ok(c, b"x")
+    c.close()
+    d.stop()
+    d = Echod(backend=False, env={"NETEV_BACKEND": CFG.backend})  # checks the start line's backend
+    d.stop()
 
 
 def test_signals():

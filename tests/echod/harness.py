@@ -50,7 +50,7 @@ class Echod:
         cls.started = []
 
     def __init__(self, *args, bind="127.0.0.1", port=0, nofile=None, backend=True,
-                 expect_start=True):
+                 expect_start=True, env=None):
         self.out = tempfile.TemporaryFile(mode="w+b")
         self.err = tempfile.TemporaryFile(mode="w+b")
         argv = list(CFG.wrap) + [CFG.echod]
@@ -70,13 +70,23 @@ class Echod:
         # restore_signals (the default) gives the child SIGPIPE's default
         # action back: a send without MSG_NOSIGNAL would kill echod.
         self.proc = subprocess.Popen(argv, stdout=self.out, stderr=self.err,
-                                     stdin=subprocess.DEVNULL, preexec_fn=limit)
+                                     stdin=subprocess.DEVNULL, preexec_fn=limit,
+                                     env=None if env is None else dict(os.environ, **env))
         self.pid = self.proc.pid
         Echod.started.append(self)
         self.port = port
         self.status = None
         if expect_start:
             self.port = self._wait_port()
+
+    def wait_exit(self, seconds=10):
+        """Waits for an echod that should exit on its own; its status."""
+        try:
+            self.status = self.proc.wait(timeout=seconds * CFG.slow)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise Failure("echod still running after %ds: %r %r" % (seconds * CFG.slow, self.stdout(), self.stderr()))
+        return self.status
 
     def _wait_port(self):
         end = deadline(10)
