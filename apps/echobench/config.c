@@ -44,6 +44,9 @@ static void usage(FILE *f)
           "                        is charged to no process, e.g. ksoftirqd (Linux /proc/stat)\n"
           "  -h, --help            this text\n"
           "\n"
+          "Numbers are plain digits (sizes may end in k: KiB); SEC and R may have a fraction\n"
+          "and an exponent.\n"
+          "\n"
           "Exit status: 0 when every byte came back intact and no connection was lost,\n"
           "1 when some did not (mismatch, lost connection, connect failure, timeout), 2 on usage errors.\n",
           f);
@@ -55,8 +58,17 @@ static int bad(const char *what, const char *arg)
     return 2;
 }
 
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Integers are digits only: strtol alone would also take leading blanks and
+ * a sign, so that -p ' 80' connected to port 80. */
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
+    if (!is_digit(s[0]))
+        return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -66,8 +78,36 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* A plain decimal: digits with an optional fraction and exponent (1, 0.5,
+ * .5, 2e3).  strtod alone also takes blanks, signs, hex, inf and nan. */
+static int plain_decimal(const char *s)
+{
+    static const char digits[] = "0123456789";
+    size_t n = strspn(s, digits);
+    s += n;
+    if (*s == '.') {
+        size_t f = strspn(s + 1, digits);
+        n += f;
+        s += 1 + f;
+    }
+    if (!n)
+        return 0;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        size_t e = strspn(s, digits);
+        if (!e)
+            return 0;
+        s += e;
+    }
+    return *s == 0;
+}
+
 static int parse_double(const char *s, double lo, double *out)
 {
+    if (!plain_decimal(s))
+        return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
@@ -80,10 +120,12 @@ static int parse_double(const char *s, double lo, double *out)
 /* Sizes may carry a k or K suffix (1024). */
 static int parse_size(const char *s, size_t *out)
 {
+    if (!is_digit(s[0]))
+        return -1; /* strtoull would take blanks, a sign, even '-' */
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
+    if (errno || end == s)
         return -1;
     if (*end == 'k' || *end == 'K') {
         v *= 1024;

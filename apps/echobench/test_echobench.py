@@ -325,6 +325,33 @@ def test_usage():
     check("usage: --help is exit 0", p.returncode == 0 and b"--conns" in p.stdout, p.returncode)
 
 
+def parse_status(*args):
+    """Exit status and stderr of echobench on a command line that must not
+    get as far as connecting (a usage error, or --help at its end)."""
+    try:
+        p = subprocess.run([ECHOBENCH] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=10 * SLOW)
+    except subprocess.TimeoutExpired:
+        return None, "timed out"
+    return p.returncode, p.stderr
+
+
+def test_numbers_are_plain():
+    """Numbers are digits only (a k suffix on sizes; a plain decimal with an
+    optional exponent for seconds and rates): strtol would take ' 80' and
+    '+80' as port 80."""
+    for args in (["-p", " 80"], ["-p", "+80"], ["-p", "80 "], ["-c", "0x10"], ["-c", "-1"], ["-n", " 5"],
+                 ["-d", "+2"], ["-T", " 1"], ["-s", " 64"], ["-s", "+64"], ["-s", "-64"], ["-s", "4 k"],
+                 ["-t", " 1"], ["-t", "+1"], ["-t", "inf"], ["-t", "nan"], ["-t", "0x1p3"], ["-t", "1e"],
+                 ["-t", "."], ["--timeout", " 2"], ["--rate", "+5"], ["--ramp", "1e3 "], ["--server-core", "+0"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"numbers: {args} is exit 2", rc == 2 and "bad" in err, (rc, err))
+    for args in (["-p", "80"], ["-s", "4k"], ["-s", "4K"], ["-t", "1.5"], ["-t", ".5"], ["-t", "2."],
+                 ["-t", "1e-1"], ["-t", "5E+0"], ["--rate", "1000"], ["--server-core", "0"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"numbers: {args} is accepted", rc == 0, (rc, err))
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -384,6 +411,7 @@ def main():
         test_modes()
         test_server_cpu()
         test_usage()
+        test_numbers_are_plain()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1
