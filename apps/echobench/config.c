@@ -45,12 +45,18 @@ static void usage(FILE *f)
           "  -h, --help            this text\n"
           "\n"
           "Numbers are plain digits (sizes may end in k: KiB); SEC and R may have a fraction\n"
-          "and an exponent.\n"
+          "and an exponent.  SEC is at most 1000000, R at most 1e9.\n"
           "\n"
           "Exit status: 0 when every byte came back intact and no connection was lost,\n"
           "1 when some did not (mismatch, lost connection, connect failure, timeout), 2 on usage errors.\n",
           f);
 }
+
+/* Seconds turn into int64 nanoseconds (and so do messages or connections
+ * over a rate): a bound far below INT64_MAX / 1e9 (292 years) keeps every
+ * such product in range. */
+#define MAX_SECONDS 1e6
+#define MAX_PER_SECOND 1e9 /* --rate, --ramp: far above what any run reaches */
 
 static int bad(const char *what, const char *arg)
 {
@@ -104,14 +110,14 @@ static int plain_decimal(const char *s)
     return *s == 0;
 }
 
-static int parse_double(const char *s, double lo, double *out)
+static int parse_double(const char *s, double lo, double hi, double *out)
 {
     if (!plain_decimal(s))
         return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo)
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
@@ -151,6 +157,17 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *len = res->ai_addrlen;
     freeaddrinfo(res);
+    return 0;
+}
+
+/* Limits of combined options, before anything is allocated or connected. */
+static int check_limits(const eb_config *cfg)
+{
+    if (cfg->ramp > 0 && cfg->conns / cfg->ramp > MAX_SECONDS) {
+        fprintf(stderr, "echobench: --ramp %g would take %.0f s to open %d connections: at most %.0f s\n", cfg->ramp,
+                cfg->conns / cfg->ramp, cfg->conns, MAX_SECONDS);
+        return -1;
+    }
     return 0;
 }
 
@@ -207,8 +224,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->depth = (int)v;
             break;
         case 't':
-            if (parse_double(optarg, 0.001, &cfg->duration))
-                return bad("duration", optarg);
+            if (parse_double(optarg, 0.001, MAX_SECONDS, &cfg->duration))
+                return bad("duration (0.001 to 1000000 s)", optarg);
             have_duration = 1;
             break;
         case 'n':
@@ -217,8 +234,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->messages = (uint64_t)v;
             break;
         case OPT_RATE:
-            if (parse_double(optarg, 0.001, &cfg->rate))
-                return bad("rate", optarg);
+            if (parse_double(optarg, 0.001, MAX_PER_SECOND, &cfg->rate))
+                return bad("rate (0.001 to 1e9 messages/s)", optarg);
             break;
         case 'T':
             if (parse_long(optarg, 1, 1024, &v))
@@ -226,8 +243,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->threads = (int)v;
             break;
         case OPT_RAMP:
-            if (parse_double(optarg, 0.001, &cfg->ramp))
-                return bad("ramp", optarg);
+            if (parse_double(optarg, 0.001, MAX_PER_SECOND, &cfg->ramp))
+                return bad("ramp (0.001 to 1e9 connections/s)", optarg);
             break;
         case OPT_JSON:
             cfg->json = 1;
@@ -236,8 +253,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->quiet = 1;
             break;
         case OPT_TIMEOUT:
-            if (parse_double(optarg, 0.001, &cfg->timeout))
-                return bad("timeout", optarg);
+            if (parse_double(optarg, 0.001, MAX_SECONDS, &cfg->timeout))
+                return bad("timeout (0.001 to 1000000 s)", optarg);
             break;
         case OPT_IDLE:
             cfg->mode = EB_IDLE;
@@ -275,6 +292,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
         fprintf(stderr, "echobench: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    if (check_limits(cfg))
+        return 2;
     if (have_duration && cfg->messages) {
         fprintf(stderr, "echobench: give -t or -n, not both\n");
         return 2;

@@ -352,6 +352,19 @@ def test_numbers_are_plain():
         check(f"numbers: {args} is accepted", rc == 0, (rc, err))
 
 
+def test_huge_seconds():
+    """Seconds become int64 nanoseconds: -t 1e10 overflowed into a window of
+    0 s.  Values past 1,000,000 s (and rates or ramps past 1e9/s) are usage
+    errors."""
+    for args in (["-t", "1e10"], ["-t", "1000001"], ["--timeout", "1e10"], ["--timeout", "2e6"], ["--idle", "-t", "1e12"],
+                 ["--rate", "1e10"], ["--ramp", "2e9"], ["-c", "1001", "--ramp", "0.001"]):
+        rc, err = parse_status(*args, "-p", 1)
+        check(f"huge: {args} is exit 2", rc == 2 and ("bad" in err or "ramp" in err), (rc, err))
+    for args in (["-t", "1000000"], ["--timeout", "1e6"], ["--rate", "1e9"], ["--ramp", "1e9"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"huge: {args} is accepted", rc == 0, (rc, err))
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -412,6 +425,7 @@ def main():
         test_server_cpu()
         test_usage()
         test_numbers_are_plain()
+        test_huge_seconds()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1
