@@ -57,6 +57,10 @@ static void usage(FILE *f)
  * such product in range. */
 #define MAX_SECONDS 1e6
 #define MAX_PER_SECOND 1e9 /* --rate, --ramp: far above what any run reaches */
+/* Send times of messages in flight, 8 bytes each, allocated up front: -c
+ * 15000 -d 1048576 would be 126 GB, and its failed calloc used to come out
+ * as connect errors. */
+#define MAX_IN_FLIGHT (1ull << 31)
 
 static int bad(const char *what, const char *arg)
 {
@@ -163,6 +167,14 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
 /* Limits of combined options, before anything is allocated or connected. */
 static int check_limits(const eb_config *cfg)
 {
+    unsigned long long stamps = (unsigned long long)cfg->conns * (unsigned long long)cfg->depth;
+    if (stamps > MAX_IN_FLIGHT) {
+        fprintf(stderr,
+                "echobench: -c %d x -d %d = %llu messages in flight, whose send times need %.1f GB: "
+                "at most %llu in flight\n",
+                cfg->conns, cfg->depth, stamps, (double)stamps * 8 / 1e9, MAX_IN_FLIGHT);
+        return -1;
+    }
     if (cfg->ramp > 0 && cfg->conns / cfg->ramp > MAX_SECONDS) {
         fprintf(stderr, "echobench: --ramp %g would take %.0f s to open %d connections: at most %.0f s\n", cfg->ramp,
                 cfg->conns / cfg->ramp, cfg->conns, MAX_SECONDS);

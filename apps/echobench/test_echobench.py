@@ -365,6 +365,13 @@ def test_huge_seconds():
         check(f"huge: {args} is accepted", rc == 0, (rc, err))
 
 
+def test_too_many_stamps():
+    """-c x -d send times (8 bytes each) must fit: -c 15000 -d 1048576 is
+    about 126 GB, and the failed calloc came out as 15,000 connect errors."""
+    rc, err = parse_status("-c", 15000, "-d", 1048576, "-p", 1)
+    check("stamps: -c 15000 -d 1048576 is exit 2", rc == 2 and "in flight" in err, (rc, err))
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -426,6 +433,7 @@ def main():
         test_usage()
         test_numbers_are_plain()
         test_huge_seconds()
+        test_too_many_stamps()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1
