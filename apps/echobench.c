@@ -32,7 +32,9 @@ static void on_signal(int sig)
 
 /* ---- setup ---- */
 
-/* Raises RLIMIT_NOFILE as far as allowed; fails if the connections cannot fit. */
+/* Raises RLIMIT_NOFILE as far as allowed; fails if the connections cannot
+ * fit.  --reconnect too: its -c slots each hold a connection at once (and one
+ * closed in a cycle frees its descriptor before the next is opened). */
 static int raise_nofile(const eb_config *cfg)
 {
     struct rlimit rl;
@@ -44,7 +46,7 @@ static int raise_nofile(const eb_config *cfg)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     rlim_t need = (rlim_t)cfg->conns + 2 * (rlim_t)cfg->threads + 16;
-    if (cfg->mode == EB_RECONNECT || rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
+    if (rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
         return 0;
     fprintf(stderr,
             "echobench: %d connections need about %llu descriptors, but RLIMIT_NOFILE allows %llu\n"

@@ -372,6 +372,28 @@ def test_too_many_stamps():
     check("stamps: -c 15000 -d 1048576 is exit 2", rc == 2 and "in flight" in err, (rc, err))
 
 
+def test_reconnect_nofile():
+    """--reconnect holds -c connections at once too: with 64 descriptors,
+    -c 150 must not start (it ran with 92 EMFILE connect errors)."""
+    import resource
+    srv = EchoServer(size=64)
+    try:
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        try:
+            p = subprocess.run([ECHOBENCH, "-p", str(srv.port), "-q", "-c", "150", "--reconnect", "-n", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                               timeout=20 * SLOW, preexec_fn=low_limit)
+            rc, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, err = None, "timed out"
+        check("reconnect nofile: exit 2", rc == 2, (rc, err[-300:]))
+        check("reconnect nofile: says why", "RLIMIT_NOFILE" in err, err[-300:])
+        check("reconnect nofile: connected nowhere", srv.accepted == 0, srv.accepted)
+    finally:
+        srv.stop()
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -434,6 +456,7 @@ def main():
         test_numbers_are_plain()
         test_huge_seconds()
         test_too_many_stamps()
+        test_reconnect_nofile()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1
