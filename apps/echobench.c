@@ -316,6 +316,7 @@ static int start_workers(eb_config *cfg, eb_shared *sh, eb_worker *w)
         w[i].nconns = cfg->conns / T + (i < cfg->conns % T);
         w[i].first_id = first;
         first += (uint32_t)w[i].nconns;
+        w[i].has_quota = cfg->messages > 0; /* a share may be 0: -n below -T */
         if (cfg->messages)
             w[i].quota = cfg->messages / (uint64_t)T + ((uint64_t)i < cfg->messages % (uint64_t)T);
         w[i].rate = cfg->rate / T;

@@ -150,8 +150,11 @@ def run_bench(port, *args, timeout=60):
         cmd = [VALGRIND, "--quiet", "--error-exitcode=99", "--leak-check=full",
                "--errors-for-leak-kinds=definite,indirect,possible"] + cmd
     t0 = time.monotonic()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                       universal_newlines=True)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                           universal_newlines=True)
+    except subprocess.TimeoutExpired:  # run() has killed it (by its PID)
+        return None, None, "timed out", time.monotonic() - t0
     took = time.monotonic() - t0
     report = None
     if p.stdout.strip():
@@ -394,6 +397,21 @@ def test_reconnect_nofile():
         srv.stop()
 
 
+def test_fewer_messages_than_threads():
+    """-n below the thread count: a thread's share is 0, which meant "no
+    limit", and the run never stopped.  Such a thread sends nothing."""
+    srv = EchoServer(size=64)
+    try:
+        for mode in ([], ["--reconnect"]):
+            for n, c, T in ((1, 2, 2), (3, 4, 4)):
+                rc, rep, err, took = run_bench(srv.port, "-n", n, "-c", c, "-T", T, *mode, timeout=15 * SLOW)
+                name = f"-n {n} -c {c} -T {T} {' '.join(mode)}"
+                check(f"small -n: {name}: exit 0", rc == 0, f"rc={rc} {err}")
+                check(f"small -n: {name}: {n} messages", rep and rep["messages"] == n, rep)
+    finally:
+        srv.stop()
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -457,6 +475,7 @@ def main():
         test_huge_seconds()
         test_too_many_stamps()
         test_reconnect_nofile()
+        test_fewer_messages_than_threads()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1

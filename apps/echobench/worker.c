@@ -270,7 +270,7 @@ static void send_pending(eb_worker *w)
 
 static int may_issue(const eb_worker *w)
 {
-    return phase(w) == EB_PHASE_RUN && (!w->quota || w->issued < w->quota);
+    return phase(w) == EB_PHASE_RUN && (!w->has_quota || w->issued < w->quota);
 }
 
 static void ready_push(eb_worker *w, eb_conn *c)
@@ -433,7 +433,7 @@ static void on_connected(eb_worker *w, eb_conn *c, int64_t now)
 /* --reconnect: a slot starts its next connection, unless the quota is spent. */
 static void next_cycle(eb_worker *w, eb_conn *c)
 {
-    if (phase(w) != EB_PHASE_RUN || (w->quota && w->cycles_started >= w->quota))
+    if (phase(w) != EB_PHASE_RUN || (w->has_quota && w->cycles_started >= w->quota))
         return;
     w->cycles_started++;
     uint32_t id = (uint32_t)(w->next_cycle_id++ * (uint64_t)cfg_of(w)->threads + (uint64_t)w->index);
@@ -519,16 +519,17 @@ static void start_run(eb_worker *w, int64_t now)
             start_traffic(w, &w->conns[i], now);
 }
 
-/* Nothing more to do before phase STOP: quota done, or nothing left alive. */
+/* Nothing more to do before phase STOP: quota done, or nothing left alive.
+ * A quota of 0 (-n below -T) is done as soon as the connections are up. */
 static int finished(const eb_worker *w)
 {
     if (w->inflight || w->connecting || w->next_open < w->nconns)
         return 0;
     switch (cfg_of(w)->mode) {
     case EB_ECHO:
-        return (w->quota && w->issued >= w->quota) || atomic_load(&w->ctr.up) == 0;
+        return (w->has_quota && w->issued >= w->quota) || atomic_load(&w->ctr.up) == 0;
     case EB_RECONNECT:
-        return w->quota && w->cycles_started >= w->quota;
+        return w->has_quota && w->cycles_started >= w->quota;
     case EB_IDLE:
         break;
     }

@@ -49,7 +49,8 @@ typedef struct eb_worker {
     int index;
     int nconns;          /* connection slots */
     uint32_t first_id;   /* global number of the first slot */
-    uint64_t quota;      /* echoes (cycles) this worker does; 0 = until phase STOP */
+    int has_quota;       /* -n: stop after quota; without it, run until phase STOP */
+    uint64_t quota;      /* echoes (cycles) this worker does under -n; may be 0 (-n below -T) */
     double rate;         /* messages per second, 0 = closed loop */
     double ramp;         /* connections per second, 0 = at once */
     netev_loop *loop;    /* created by the main thread, so that it can wake it */
