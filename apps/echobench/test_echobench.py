@@ -26,14 +26,21 @@ class EchoServer:
     close_after:   close every connection after echoing this many bytes
     stall_after:   stop echoing a connection after this many bytes
     extra_after:   after this many bytes, send 3 bytes that were never sent
+    mute:          read everything, echo nothing
+    delay:         echo each read this many seconds after it came in
+    close_after_s: close every connection this many seconds after accepting it
     """
 
-    def __init__(self, size=64, corrupt_every=0, close_after=0, stall_after=0, extra_after=0):
+    def __init__(self, size=64, corrupt_every=0, close_after=0, stall_after=0, extra_after=0, mute=False, delay=0,
+                 close_after_s=0):
         self.size = size
         self.corrupt_every = corrupt_every
         self.close_after = close_after
         self.stall_after = stall_after
         self.extra_after = extra_after
+        self.mute = mute
+        self.delay = delay
+        self.close_after_s = close_after_s
         self.sel = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,9 +94,12 @@ class EchoServer:
         if not data:
             self.drop(s)
             return
-        if self.stall_after and st["seen"] >= self.stall_after:
+        if self.mute or (self.stall_after and st["seen"] >= self.stall_after):
             st["seen"] += len(data)
             return  # swallowed: never echoed
+        if self.delay:
+            st["later"].append((time.monotonic() + self.delay, data))
+            return
         out = self.transform(st, data)
         if self.extra_after and st["seen"] >= self.extra_after and not st["extra"]:
             st["extra"] = True
@@ -115,9 +125,24 @@ class EchoServer:
             st["events"] = want
             self.sel.modify(s, want, None)
 
+    def on_tick(self):
+        """Delayed echoes that are due go out; connections past close_after_s close."""
+        now = time.monotonic()
+        for s in list(self.conns):
+            st = self.conns[s]
+            if self.close_after_s and now - st["accepted"] >= self.close_after_s:
+                self.drop(s)
+                continue
+            if st["later"] and st["later"][0][0] <= now:
+                while st["later"] and st["later"][0][0] <= now:
+                    st["out"] += st["later"].pop(0)[1]
+                self.flush(s)
+
     def run(self):
+        tick = 0.01 if self.delay or self.close_after_s else 0.05
         while not self.stopping:
-            for key, mask in self.sel.select(0.05):
+            self.on_tick()
+            for key, mask in self.sel.select(tick):
                 s = key.fileobj
                 if s is self.listener:
                     while True:
@@ -129,7 +154,7 @@ class EchoServer:
                         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                         self.accepted += 1
                         self.conns[c] = {"seen": 0, "out": bytearray(), "events": selectors.EVENT_READ,
-                                         "extra": False}
+                                         "extra": False, "later": [], "accepted": time.monotonic()}
                         self.sel.register(c, selectors.EVENT_READ, None)
                 elif s in self.conns:
                     if mask & selectors.EVENT_WRITE:
@@ -412,6 +437,41 @@ def test_fewer_messages_than_threads():
         srv.stop()
 
 
+def test_reconnect_retires_failed_slots():
+    """--reconnect: a slot whose cycle failed is retired (no new cycle), and
+    a run whose slots are all retired or done ends.  They used to close
+    without a next cycle while -n waited for its cycles: forever."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # bound, not listening: connects are refused
+    try:
+        rc, rep, err, took = run_bench(port, "-c", 2, "--reconnect", "-n", 100, timeout=15 * SLOW)
+        check("retire: refused -n: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: refused -n: one connect error per slot", rep and rep["errors"]["connect"] == 2, rep)
+        rc, rep, err, took = run_bench(port, "-c", 2, "--reconnect", "-t", 5, timeout=15 * SLOW)
+        check("retire: refused -t: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: refused -t: one connect error per slot", rep and rep["errors"]["connect"] == 2, rep)
+        check("retire: refused -t: ends when every slot is retired", took < 3 * SLOW, took)
+    finally:
+        s.close()
+    srv = EchoServer(size=64, mute=True)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 100, "--timeout", 0.5,
+                                       timeout=15 * SLOW)
+        check("retire: mute: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: mute: one timeout per slot", rep and rep["errors"]["timeout"] == 2, rep)
+        check("retire: mute: two connections only", srv.accepted == 2, srv.accepted)
+    finally:
+        srv.stop()
+    srv = EchoServer(size=64, mute=True, close_after_s=0.1)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 100, timeout=15 * SLOW)
+        check("retire: closing: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: closing: one lost per slot", rep and rep["errors"]["lost"] == 2, rep)
+    finally:
+        srv.stop()
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -476,6 +536,7 @@ def main():
         test_too_many_stamps()
         test_reconnect_nofile()
         test_fewer_messages_than_threads()
+        test_reconnect_retires_failed_slots()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1

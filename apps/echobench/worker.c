@@ -520,7 +520,12 @@ static void start_run(eb_worker *w, int64_t now)
 }
 
 /* Nothing more to do before phase STOP: quota done, or nothing left alive.
- * A quota of 0 (-n below -T) is done as soon as the connections are up. */
+ * A quota of 0 (-n below -T) is done as soon as the connections are up.
+ * --reconnect: a slot in use is always connecting or waiting for its echo,
+ * since a cycle's end opens the next at once; with neither left, every slot
+ * spent the quota or was retired by a failure (connect_failed, lost,
+ * mismatch and timeouts close it without a next cycle, so that a dead
+ * server is not hammered with reconnects). */
 static int finished(const eb_worker *w)
 {
     if (w->inflight || w->connecting || w->next_open < w->nconns)
@@ -529,7 +534,7 @@ static int finished(const eb_worker *w)
     case EB_ECHO:
         return (w->has_quota && w->issued >= w->quota) || atomic_load(&w->ctr.up) == 0;
     case EB_RECONNECT:
-        return w->has_quota && w->cycles_started >= w->quota;
+        return 1;
     case EB_IDLE:
         break;
     }
