@@ -396,7 +396,8 @@ int main(int argc, char **argv)
             for (int i = 0; i < cfg.threads; i++)
                 if (atomic_load(&w[i].t_resolved) > last)
                     last = atomic_load(&w[i].t_resolved);
-            sum->connect_seconds = (double)(last - t_start) / 1e9;
+            /* --reconnect has no connect phase: 0 (bench/run_bench.py reads the number). */
+            sum->connect_seconds = cfg.mode == EB_RECONNECT ? 0 : (double)(last - t_start) / 1e9;
             server_cpu0 = cfg.server_pid ? process_cpu(cfg.server_pid) : -1;
             core0 = cfg.server_core >= 0 ? core_busy(cfg.server_core) : -1;
             client_cpu0 = own_cpu();

@@ -472,6 +472,38 @@ def test_reconnect_retires_failed_slots():
         srv.stop()
 
 
+def run_text(port, *args, timeout=60):
+    """Exit status and text report (stdout) of a run."""
+    try:
+        p = subprocess.run([ECHOBENCH, "-p", str(port), "-q"] + [str(a) for a in args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return p.returncode, p.stdout
+
+
+def test_reconnect_connect_line():
+    """--reconnect has no connect phase: "connect 200 up in 0.0 ms" said
+    nothing true.  Its connect line gives the connects made and their
+    latency; the JSON keeps connect_seconds (bench/run_bench.py reads it)."""
+    srv = EchoServer(size=64)
+    try:
+        rc, out = run_text(srv.port, "-c", 2, "--reconnect", "-n", 50)
+        line = [l for l in out.splitlines() if l.split()[:1] == ["connect"]]
+        check("reconnect connect line: exit 0", rc == 0, rc)
+        check("reconnect connect line: no connect phase", line and " up in " not in line[0], out)
+        check("reconnect connect line: connects and latency", line and "connects" in line[0] and "p50" in line[0],
+              out)
+        rc, rep, err, _ = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 50)
+        check("reconnect connect json: connect_seconds still a number",
+              rep and isinstance(rep.get("connect_seconds"), (int, float)), rep)
+        check("reconnect connect json: every cycle's connect", rep and rep["connect_us"]["count"] >= 50, rep)
+        rc, out = run_text(srv.port, "-c", 2, "-n", 50)
+        check("echo connect line: connect phase", " 2 up in " in out, out)
+    finally:
+        srv.stop()
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -537,6 +569,7 @@ def main():
         test_reconnect_nofile()
         test_fewer_messages_than_threads()
         test_reconnect_retires_failed_slots()
+        test_reconnect_connect_line()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1
