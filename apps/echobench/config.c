@@ -22,7 +22,8 @@ static void usage(FILE *f)
           "  -c, --conns N         concurrent connections (default 1)\n"
           "  -s, --size BYTES      message size (default 64)\n"
           "  -d, --depth N         messages in flight per connection (default 1)\n"
-          "  -t, --duration SEC    measure for SEC seconds (default 5 unless -n is given)\n"
+          "  -t, --duration SEC    measure for SEC seconds (default 5 unless -n is given), then\n"
+          "                        drain: send nothing new, check the echoes still due\n"
           "  -n, --messages N      stop after N echoed messages in all\n"
           "      --rate R          send R messages/s in all (open loop: latency at fixed load)\n"
           "  -T, --threads N       client threads, each with its own netev loop (default 1)\n"
@@ -49,7 +50,8 @@ static void usage(FILE *f)
           "and an exponent.  SEC is at most 1000000, R at most 1e9.\n"
           "\n"
           "Exit status: 0 when every byte came back intact and no connection was lost,\n"
-          "1 when some did not (mismatch, lost connection, connect failure, timeout), 2 on usage errors.\n",
+          "1 when some did not (mismatch, lost connection, connect failure, timeout, also in\n"
+          "the drain) or no echo completed in the window, 2 on usage errors.\n",
           f);
 }
 

@@ -504,6 +504,80 @@ def test_reconnect_connect_line():
         srv.stop()
 
 
+def test_drain_never_echoing():
+    """Echoes outstanding when -t runs out are still checked: a server that
+    never echoes passed any -t shorter than --timeout with "errors 0"."""
+    srv = EchoServer(size=64, mute=True)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 1, "-t", 1, "--timeout", 1.5, timeout=20 * SLOW)
+        check("drain mute: exit 1", rc == 1, f"rc={rc} {err}")
+        check("drain mute: no messages", rep and rep["messages"] == 0, rep)
+        check("drain mute: the missing echo is a timeout", rep and rep["errors"]["timeout"] == 1, rep)
+        check("drain mute: window stays -t", rep and 0.9 < rep["seconds"] < 1.3, rep)
+        check("drain mute: ends after --timeout", took < 5 * SLOW, took)
+    finally:
+        srv.stop()
+    srv = EchoServer(size=64, mute=True, close_after_s=1.3)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 1, "-t", 1, "--timeout", 5, timeout=20 * SLOW)
+        check("drain close: exit 1", rc == 1, f"rc={rc} {err}")
+        check("drain close: closed in the drain is lost", rep and rep["errors"]["lost"] == 1, rep)
+        check("drain close: not a timeout", rep and rep["errors"]["timeout"] == 0, rep)
+        check("drain close: ends when nothing is in flight", took < 4 * SLOW, took)
+    finally:
+        srv.stop()
+
+
+def test_drain_slow_server():
+    """A slow but correct server passes: echoes outstanding at the window's
+    end arrive in the drain, within --timeout.  What the report measures is
+    still the window: messages, their latencies, its length."""
+    srv = EchoServer(size=64, delay=0.3)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "-d", 2, "-t", 1, "--timeout", 2, timeout=20 * SLOW)
+        check("drain slow: exit 0", rc == 0, f"rc={rc} {err}")
+        check("drain slow: no errors", rep and rep["errors"]["total"] == 0, rep)
+        # Each echo takes 0.3 s at least: in 1 s, 3 rounds of 2 x 2; the 4th comes in the drain.
+        check("drain slow: messages of the window only", rep and 4 <= rep["messages"] <= 12, rep)
+        check("drain slow: latencies of the window only", rep and rep["latency_us"]["count"] == rep["messages"], rep)
+        check("drain slow: latency about the delay", rep and rep["latency_us"]["p50"] >= 300000, rep)
+        check("drain slow: window stays -t", rep and 0.9 < rep["seconds"] < 1.3, rep)
+        check("drain slow: waits for the last echoes", 1.2 < took < 5 * SLOW, took)
+    finally:
+        srv.stop()
+    srv = EchoServer(size=64, delay=0.6)
+    try:
+        # Correct, but no echo completes in the window: nothing was measured.
+        rc, rep, err, took = run_bench(srv.port, "-c", 1, "-t", 0.2, "--timeout", 2, timeout=20 * SLOW)
+        check("drain slower than -t: exit 1", rc == 1, f"rc={rc} {err}")
+        check("drain slower than -t: no error counted", rep and rep["errors"]["total"] == 0, rep)
+        check("drain slower than -t: says so", "nothing was measured" in err, err)
+    finally:
+        srv.stop()
+
+
+def test_interrupt_skips_drain():
+    """SIGINT ends the run at once, with a report: no drain."""
+    srv = EchoServer(size=64, mute=True)
+    try:
+        p = subprocess.Popen([ECHOBENCH, "-p", str(srv.port), "-q", "--json", "-c", "1", "-t", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        time.sleep(0.5 * SLOW)
+        t0 = time.monotonic()
+        p.send_signal(2)  # SIGINT, to this PID
+        try:
+            out, err = p.communicate(timeout=10 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        took = time.monotonic() - t0
+        rep = json.loads(out) if out.strip() else None
+        check("interrupt: ends at once", took < 2 * SLOW, took)
+        check("interrupt: reported as such", rep and rep["interrupted"] is True, rep)
+    finally:
+        srv.stop()
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -570,6 +644,9 @@ def main():
         test_fewer_messages_than_threads()
         test_reconnect_retires_failed_slots()
         test_reconnect_connect_line()
+        test_drain_never_echoing()
+        test_drain_slow_server()
+        test_interrupt_skips_drain()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1

@@ -507,6 +507,17 @@ static int64_t open_more(eb_worker *w, int64_t now)
     return -1;
 }
 
+/* Phase DRAIN: a --reconnect slot still connecting has sent nothing, so
+ * there is nothing to wait for on it. */
+static void start_drain(eb_worker *w)
+{
+    if (cfg_of(w)->mode != EB_RECONNECT)
+        return;
+    for (int i = 0; i < w->nconns; i++)
+        if (w->conns[i].state == C_CONNECTING)
+            close_conn(w, &w->conns[i]);
+}
+
 static void start_run(eb_worker *w, int64_t now)
 {
     if (cfg_of(w)->mode == EB_RECONNECT) {
@@ -530,6 +541,8 @@ static int finished(const eb_worker *w)
 {
     if (w->inflight || w->connecting || w->next_open < w->nconns)
         return 0;
+    if (phase(w) == EB_PHASE_DRAIN)
+        return 1; /* every echo outstanding came back, timed out or was lost */
     switch (cfg_of(w)->mode) {
     case EB_ECHO:
         return (w->has_quota && w->issued >= w->quota) || atomic_load(&w->ctr.up) == 0;
@@ -562,7 +575,7 @@ static void run(eb_worker *w)
 {
     static _Thread_local netev_event recs[MAX_RECORDS];
     const eb_config *cfg = cfg_of(w);
-    int running = 0;
+    int running = 0, draining = 0;
     w->t_start = eb_now_ns();
     w->next_check = w->t_start + CHECK_EVERY_NS;
     if (cfg->mode == EB_RECONNECT) {
@@ -574,9 +587,14 @@ static void run(eb_worker *w)
         int ph = phase(w);
         if (ph == EB_PHASE_STOP)
             return;
-        if (ph == EB_PHASE_RUN && !running) {
-            running = 1;
-            start_run(w, now);
+        if (ph >= EB_PHASE_RUN && !running) {
+            running = 1; /* a short window may be over before this thread saw it */
+            if (ph == EB_PHASE_RUN)
+                start_run(w, now);
+        }
+        if (ph == EB_PHASE_DRAIN && !draining) {
+            draining = 1;
+            start_drain(w);
         }
         int timeout = ms_until(open_more(w, now));
         if (running && w->rate > 0)
