@@ -2,7 +2,8 @@
  *
  * Opens -c connections (over -T threads, each with its own netev loop), then
  * keeps -d messages of -s bytes in flight on each for -t seconds (or until -n
- * messages came back), checks every echoed byte, and reports messages/s, MB/s,
+ * messages came back), checks every echoed byte (after -t, also those of the
+ * messages still in flight: the drain), and reports messages/s, MB/s,
  * latency percentiles, connect time and errors.  The main thread only steers
  * the phases and prints progress; see --help for the modes. */
 #define _GNU_SOURCE
@@ -32,7 +33,9 @@ static void on_signal(int sig)
 
 /* ---- setup ---- */
 
-/* Raises RLIMIT_NOFILE as far as allowed; fails if the connections cannot fit. */
+/* Raises RLIMIT_NOFILE as far as allowed; fails if the connections cannot
+ * fit.  --reconnect too: its -c slots each hold a connection at once (and one
+ * closed in a cycle frees its descriptor before the next is opened). */
 static int raise_nofile(const eb_config *cfg)
 {
     struct rlimit rl;
@@ -44,7 +47,7 @@ static int raise_nofile(const eb_config *cfg)
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     rlim_t need = (rlim_t)cfg->conns + 2 * (rlim_t)cfg->threads + 16;
-    if (cfg->mode == EB_RECONNECT || rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
+    if (rl.rlim_cur == RLIM_INFINITY || need <= rl.rlim_cur)
         return 0;
     fprintf(stderr,
             "echobench: %d connections need about %llu descriptors, but RLIMIT_NOFILE allows %llu\n"
@@ -249,13 +252,18 @@ typedef struct progress {
     eb_hist last_lat, now_lat, diff;
 } progress;
 
-static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, double elapsed, int running)
+enum stage { STAGE_CONNECT, STAGE_WINDOW, STAGE_DRAIN };
+
+static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, double elapsed, enum stage stage)
 {
     totals t = sum_workers(w, cfg->threads);
     char line[256];
-    if (!running) {
+    if (stage == STAGE_CONNECT) {
         snprintf(line, sizeof line, "[%5.1fs] connecting %llu/%d  errors %llu", elapsed,
                  (unsigned long long)t.resolved, cfg->conns, (unsigned long long)errors_of(&t));
+    } else if (stage == STAGE_DRAIN) {
+        snprintf(line, sizeof line, "[%5.1fs] draining: waiting for the echoes still due  conns %llu/%d  errors %llu",
+                 elapsed, (unsigned long long)t.up, cfg->conns, (unsigned long long)errors_of(&t));
     } else if (cfg->mode == EB_IDLE) {
         snprintf(line, sizeof line, "[%5.1fs] idle: conns %llu/%d  errors %llu", elapsed, (unsigned long long)t.up,
                  cfg->conns, (unsigned long long)errors_of(&t));
@@ -314,6 +322,7 @@ static int start_workers(eb_config *cfg, eb_shared *sh, eb_worker *w)
         w[i].nconns = cfg->conns / T + (i < cfg->conns % T);
         w[i].first_id = first;
         first += (uint32_t)w[i].nconns;
+        w[i].has_quota = cfg->messages > 0; /* a share may be 0: -n below -T */
         if (cfg->messages)
             w[i].quota = cfg->messages / (uint64_t)T + ((uint64_t)i < cfg->messages % (uint64_t)T);
         w[i].rate = cfg->rate / T;
@@ -331,6 +340,185 @@ static int start_workers(eb_config *cfg, eb_shared *sh, eb_worker *w)
     }
     pthread_sigmask(SIG_SETMASK, &old, 0);
     return err;
+}
+
+/* What main steers, and the readings taken when the window opened. */
+typedef struct bench {
+    eb_config *cfg;
+    eb_shared *sh;
+    eb_worker *w;
+    progress *pr;
+    eb_summary *sum;
+    int running; /* the window has opened */
+    int idle_announced;
+    int64_t t_start, t_go, t_ready;
+    double server_cpu0, core0, client_cpu0;
+} bench;
+
+static void tick_progress(bench *b, int64_t now, enum stage stage)
+{
+    progress *pr = b->pr;
+    if (pr->on && now >= pr->next) {
+        progress_line(pr, b->cfg, b->w, (double)(now - b->t_start) / 1e9, stage);
+        pr->next += 1000000000LL;
+    }
+}
+
+/* Every connection is up or failed: the measured window starts. */
+static void open_window(bench *b, int64_t now)
+{
+    const eb_config *cfg = b->cfg;
+    b->running = 1;
+    b->t_go = now;
+    int64_t last = b->t_start;
+    for (int i = 0; i < cfg->threads; i++)
+        if (atomic_load(&b->w[i].t_resolved) > last)
+            last = atomic_load(&b->w[i].t_resolved);
+    /* --reconnect has no connect phase: 0 (bench/run_bench.py reads the number). */
+    b->sum->connect_seconds = cfg->mode == EB_RECONNECT ? 0 : (double)(last - b->t_start) / 1e9;
+    b->server_cpu0 = cfg->server_pid ? process_cpu(cfg->server_pid) : -1;
+    b->core0 = cfg->server_core >= 0 ? core_busy(cfg->server_core) : -1;
+    b->client_cpu0 = own_cpu();
+    atomic_store(&b->sh->t_go, now);
+    set_phase(b->sh, b->w, cfg->threads, EB_PHASE_RUN);
+}
+
+/* Whether the window is over: quota done, nothing left alive, or -t ran out
+ * (--idle: counted from when every probe settled). */
+static int window_over(bench *b, const totals *t, int64_t now)
+{
+    const eb_config *cfg = b->cfg;
+    if (t->done == cfg->threads)
+        return 1;
+    if (cfg->mode != EB_RECONNECT && t->up == 0)
+        return 1;
+    if (cfg->mode != EB_IDLE)
+        return cfg->duration > 0 && now - b->t_go >= (int64_t)(cfg->duration * 1e9);
+    if (!b->idle_announced && t->settled >= (uint64_t)cfg->conns) {
+        b->idle_announced = 1;
+        b->t_ready = now;
+        progress_end(b->pr);
+        fprintf(stderr, "echobench: %llu connections idle (%llu errors)\n", (unsigned long long)t->up,
+                (unsigned long long)errors_of(t));
+        fflush(stderr);
+    }
+    return b->idle_announced && cfg->duration > 0 && now - b->t_ready >= (int64_t)(cfg->duration * 1e9);
+}
+
+/* The connect phase, then the window, until it is over or a signal came. */
+static void measure(bench *b)
+{
+    for (;;) {
+        int64_t now = eb_now_ns();
+        totals t = sum_workers(b->w, b->cfg->threads);
+        if (got_signal) {
+            b->sum->interrupted = 1;
+            return;
+        }
+        if (!b->running && t.resolved >= (uint64_t)b->cfg->conns)
+            open_window(b, now);
+        if (b->running && window_over(b, &t, now))
+            return;
+        tick_progress(b, now, b->running ? STAGE_WINDOW : STAGE_CONNECT);
+        sleep_ns(b->running ? TICK_NS : TICK_NS / 20); /* start the window soon after the last connect */
+    }
+}
+
+/* The window closes: what the report measures (messages, latencies, CPU,
+ * the window's length) is read here, whatever the drain does after it.
+ * Returns whether to drain: after a window that ran out, echoes may still
+ * be outstanding; after -n (every worker done) or a signal, none are
+ * waited for. */
+static int close_window(bench *b)
+{
+    const eb_config *cfg = b->cfg;
+    eb_summary *sum = b->sum;
+    int64_t t_end = eb_now_ns();
+    totals t = sum_workers(b->w, cfg->threads);
+    int drain = b->running && !sum->interrupted && t.done < cfg->threads;
+    if (drain) {
+        /* Workers count no echo once in DRAIN: read after it, so that the
+         * messages and the latencies are those of the same window. */
+        set_phase(b->sh, b->w, cfg->threads, EB_PHASE_DRAIN);
+        t = sum_workers(b->w, cfg->threads);
+    } else if (b->running && t.done == cfg->threads && !sum->interrupted) {
+        int64_t last = 0; /* the window of -n ends with the last echo */
+        for (int i = 0; i < cfg->threads; i++)
+            if (atomic_load(&b->w[i].t_done) > last)
+                last = atomic_load(&b->w[i].t_done);
+        if (last > b->t_go)
+            t_end = last;
+    }
+    snapshot_hists(b->w, cfg->threads, &sum->lat, &sum->conn_lat);
+    sum->msgs = t.msgs;
+    sum->conns_up = t.up;
+    if (b->running) {
+        sum->seconds = (double)(t_end - b->t_go) / 1e9;
+        sum->client_cpu = own_cpu() - b->client_cpu0;
+        double s1 = cfg->server_pid ? process_cpu(cfg->server_pid) : -1;
+        sum->server_cpu = (b->server_cpu0 >= 0 && s1 >= 0) ? s1 - b->server_cpu0 : -1;
+        double c1 = b->core0 >= 0 ? core_busy(cfg->server_core) : -1;
+        sum->server_core = c1 >= 0 ? c1 - b->core0 : -1;
+    } else {
+        sum->connect_seconds = (double)(t_end - b->t_start) / 1e9;
+        sum->server_cpu = -1;
+        sum->server_core = -1;
+    }
+    return drain;
+}
+
+/* Phase DRAIN: workers issue nothing new and end when nothing of theirs is
+ * in flight; an echo that does not come within --timeout is a timeout, a
+ * connection closed meanwhile is lost.  Without it a server that never
+ * echoed passed any -t shorter than --timeout.  A signal cuts it short. */
+static void drain(bench *b)
+{
+    for (;;) {
+        totals t = sum_workers(b->w, b->cfg->threads);
+        if (t.done == b->cfg->threads)
+            return;
+        if (got_signal) {
+            b->sum->interrupted = 1;
+            return;
+        }
+        tick_progress(b, eb_now_ns(), STAGE_DRAIN);
+        sleep_ns(TICK_NS);
+    }
+}
+
+/* Stops the workers; the error counters are read after them, drain included. */
+static void stop_workers(bench *b, int ok)
+{
+    const eb_config *cfg = b->cfg;
+    set_phase(b->sh, b->w, cfg->threads, EB_PHASE_STOP);
+    for (int i = 0; i < cfg->threads; i++) {
+        if (b->w[i].loop) {
+            pthread_join(b->w[i].thread, 0);
+            netev_loop_free(b->w[i].loop);
+        }
+    }
+    progress_end(b->pr);
+    totals t = sum_workers(b->w, cfg->threads);
+    eb_summary *sum = b->sum;
+    sum->connect_fail = t.connect_fail;
+    sum->mismatch = t.mismatch;
+    sum->lost = t.lost;
+    sum->timeouts = t.timeouts;
+    if (!ok)
+        sum->connect_fail += (uint64_t)cfg->conns - t.resolved;
+}
+
+/* A window that ran and saw no echo (or cycle) complete measured nothing:
+ * that must not pass as a result of 0 messages/s, even when the drain found
+ * no error (nothing was in flight, or the echoes came only after it). */
+static int measured_nothing(const bench *b)
+{
+    const eb_summary *sum = b->sum;
+    if (!b->running || sum->interrupted || b->cfg->mode == EB_IDLE || sum->msgs)
+        return 0;
+    fprintf(stderr, "echobench: no %s completed in the %.3f s window: nothing was measured\n",
+            b->cfg->mode == EB_RECONNECT ? "cycle" : "echo", sum->seconds);
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -370,109 +558,24 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, 0);
     sigaction(SIGTERM, &sa, 0);
 
-    int64_t t_start = eb_now_ns();
+    bench b = {.cfg = &cfg, .sh = sh, .w = w, .pr = pr, .sum = sum, .t_start = eb_now_ns(), .server_cpu0 = -1,
+               .core0 = -1};
     int ok = start_workers(&cfg, sh, w) == 0;
     pr->on = !cfg.quiet;
     pr->tty = isatty(STDERR_FILENO);
-    pr->next = t_start + 1000000000LL;
-
-    int running = 0, idle_announced = 0;
-    int64_t t_go = 0, t_ready = 0, t_end = 0;
-    double server_cpu0 = -1, core0 = -1, client_cpu0 = 0;
-    while (ok) {
-        int64_t now = eb_now_ns();
-        totals t = sum_workers(w, cfg.threads);
-        if (got_signal) {
-            sum->interrupted = 1;
-            break;
-        }
-        if (!running && t.resolved >= (uint64_t)cfg.conns) {
-            running = 1;
-            t_go = now;
-            int64_t last = t_start;
-            for (int i = 0; i < cfg.threads; i++)
-                if (atomic_load(&w[i].t_resolved) > last)
-                    last = atomic_load(&w[i].t_resolved);
-            sum->connect_seconds = (double)(last - t_start) / 1e9;
-            server_cpu0 = cfg.server_pid ? process_cpu(cfg.server_pid) : -1;
-            core0 = cfg.server_core >= 0 ? core_busy(cfg.server_core) : -1;
-            client_cpu0 = own_cpu();
-            atomic_store(&sh->t_go, t_go);
-            set_phase(sh, w, cfg.threads, EB_PHASE_RUN);
-        }
-        if (running) {
-            if (t.done == cfg.threads)
-                break; /* quota done, or nothing left alive */
-            if (cfg.mode != EB_RECONNECT && t.up == 0)
-                break;
-            if (cfg.mode == EB_IDLE) {
-                if (!idle_announced && t.settled >= (uint64_t)cfg.conns) {
-                    idle_announced = 1;
-                    t_ready = now;
-                    progress_end(pr);
-                    fprintf(stderr, "echobench: %llu connections idle (%llu errors)\n", (unsigned long long)t.up,
-                            (unsigned long long)errors_of(&t));
-                    fflush(stderr);
-                }
-                if (idle_announced && cfg.duration > 0 && now - t_ready >= (int64_t)(cfg.duration * 1e9))
-                    break;
-            } else if (cfg.duration > 0 && now - t_go >= (int64_t)(cfg.duration * 1e9)) {
-                break;
-            }
-        }
-        if (pr->on && now >= pr->next) {
-            progress_line(pr, &cfg, w, (double)(now - t_start) / 1e9, running);
-            pr->next += 1000000000LL;
-        }
-        sleep_ns(running ? TICK_NS : TICK_NS / 20); /* start the window soon after the last connect */
-    }
-    /* The window closes here: read everything before the workers stop. */
-    t_end = eb_now_ns();
-    totals t = sum_workers(w, cfg.threads);
-    if (running && t.done == cfg.threads && !sum->interrupted) {
-        int64_t last = 0; /* the window of -n ends with the last echo */
-        for (int i = 0; i < cfg.threads; i++)
-            if (atomic_load(&w[i].t_done) > last)
-                last = atomic_load(&w[i].t_done);
-        if (last > t_go)
-            t_end = last;
-    }
-    snapshot_hists(w, cfg.threads, &sum->lat, &sum->conn_lat);
-    if (running) {
-        sum->seconds = (double)(t_end - t_go) / 1e9;
-        sum->client_cpu = own_cpu() - client_cpu0;
-        double s1 = cfg.server_pid ? process_cpu(cfg.server_pid) : -1;
-        sum->server_cpu = (server_cpu0 >= 0 && s1 >= 0) ? s1 - server_cpu0 : -1;
-        double c1 = core0 >= 0 ? core_busy(cfg.server_core) : -1;
-        sum->server_core = c1 >= 0 ? c1 - core0 : -1;
-    } else {
-        sum->connect_seconds = (double)(t_end - t_start) / 1e9;
-        sum->server_cpu = -1;
-        sum->server_core = -1;
-    }
-    set_phase(sh, w, cfg.threads, EB_PHASE_STOP);
-    for (int i = 0; i < cfg.threads; i++) {
-        if (w[i].loop) {
-            pthread_join(w[i].thread, 0);
-            netev_loop_free(w[i].loop);
-        }
-    }
-    progress_end(pr);
+    pr->next = b.t_start + 1000000000LL;
+    if (ok)
+        measure(&b);
+    if (close_window(&b))
+        drain(&b);
+    stop_workers(&b, ok);
     sum->cfg = &cfg;
-    sum->msgs = t.msgs;
-    sum->conns_up = t.up;
-    sum->connect_fail = t.connect_fail;
-    sum->mismatch = t.mismatch;
-    sum->lost = t.lost;
-    sum->timeouts = t.timeouts;
-    if (!ok)
-        sum->connect_fail += (uint64_t)cfg.conns - t.resolved;
     if (cfg.json)
         eb_report_json(stdout, sum);
     else
         eb_report_text(stdout, sum);
     fflush(stdout);
-    int status = (eb_summary_errors(sum) || !ok) ? 1 : 0;
+    int status = (eb_summary_errors(sum) || !ok || measured_nothing(&b)) ? 1 : 0;
     free(sum);
     free(pr);
     free(w);

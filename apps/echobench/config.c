@@ -22,7 +22,8 @@ static void usage(FILE *f)
           "  -c, --conns N         concurrent connections (default 1)\n"
           "  -s, --size BYTES      message size (default 64)\n"
           "  -d, --depth N         messages in flight per connection (default 1)\n"
-          "  -t, --duration SEC    measure for SEC seconds (default 5 unless -n is given)\n"
+          "  -t, --duration SEC    measure for SEC seconds (default 5 unless -n is given), then\n"
+          "                        drain: send nothing new, check the echoes still due\n"
           "  -n, --messages N      stop after N echoed messages in all\n"
           "      --rate R          send R messages/s in all (open loop: latency at fixed load)\n"
           "  -T, --threads N       client threads, each with its own netev loop (default 1)\n"
@@ -33,7 +34,8 @@ static void usage(FILE *f)
           "      --idle            each connection echoes one message, then stays open, idle,\n"
           "                        until -t runs out or SIGINT (for memory per connection)\n"
           "      --reconnect       each connection: connect, echo one message, close; repeat\n"
-          "                        (-c cycles run at once; reports connections/s)\n"
+          "                        (-c cycles run at once; reports connections/s; a slot\n"
+          "                        whose cycle fails is retired, not restarted)\n"
           "  -B, --source ADDR     bind connections to this source address (default 127.0.0.2\n"
           "                        when more than one is needed)\n"
           "      --sources K       spread connections over K source addresses from --source\n"
@@ -44,10 +46,24 @@ static void usage(FILE *f)
           "                        is charged to no process, e.g. ksoftirqd (Linux /proc/stat)\n"
           "  -h, --help            this text\n"
           "\n"
+          "Numbers are plain digits (sizes may end in k: KiB); SEC and R may have a fraction\n"
+          "and an exponent.  SEC is at most 1000000, R at most 1e9.\n"
+          "\n"
           "Exit status: 0 when every byte came back intact and no connection was lost,\n"
-          "1 when some did not (mismatch, lost connection, connect failure, timeout), 2 on usage errors.\n",
+          "1 when some did not (mismatch, lost connection, connect failure, timeout, also in\n"
+          "the drain) or no echo completed in the window, 2 on usage errors.\n",
           f);
 }
+
+/* Seconds turn into int64 nanoseconds (and so do messages or connections
+ * over a rate): a bound far below INT64_MAX / 1e9 (292 years) keeps every
+ * such product in range. */
+#define MAX_SECONDS 1e6
+#define MAX_PER_SECOND 1e9 /* --rate, --ramp: far above what any run reaches */
+/* Send times of messages in flight, 8 bytes each, allocated up front: -c
+ * 15000 -d 1048576 would be 126 GB, and its failed calloc used to come out
+ * as connect errors. */
+#define MAX_IN_FLIGHT (1ull << 31)
 
 static int bad(const char *what, const char *arg)
 {
@@ -55,8 +71,17 @@ static int bad(const char *what, const char *arg)
     return 2;
 }
 
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Integers are digits only: strtol alone would also take leading blanks and
+ * a sign, so that -p ' 80' connected to port 80. */
 static int parse_long(const char *s, long lo, long hi, long *out)
 {
+    if (!is_digit(s[0]))
+        return -1;
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
@@ -66,12 +91,40 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-static int parse_double(const char *s, double lo, double *out)
+/* A plain decimal: digits with an optional fraction and exponent (1, 0.5,
+ * .5, 2e3).  strtod alone also takes blanks, signs, hex, inf and nan. */
+static int plain_decimal(const char *s)
 {
+    static const char digits[] = "0123456789";
+    size_t n = strspn(s, digits);
+    s += n;
+    if (*s == '.') {
+        size_t f = strspn(s + 1, digits);
+        n += f;
+        s += 1 + f;
+    }
+    if (!n)
+        return 0;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        size_t e = strspn(s, digits);
+        if (!e)
+            return 0;
+        s += e;
+    }
+    return *s == 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    if (!plain_decimal(s))
+        return -1;
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || !isfinite(v) || v < lo)
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
         return -1;
     *out = v;
     return 0;
@@ -80,10 +133,12 @@ static int parse_double(const char *s, double lo, double *out)
 /* Sizes may carry a k or K suffix (1024). */
 static int parse_size(const char *s, size_t *out)
 {
+    if (!is_digit(s[0]))
+        return -1; /* strtoull would take blanks, a sign, even '-' */
     char *end;
     errno = 0;
     unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || s[0] == '-')
+    if (errno || end == s)
         return -1;
     if (*end == 'k' || *end == 'K') {
         v *= 1024;
@@ -109,6 +164,25 @@ static int resolve(const char *host, int port, struct sockaddr_storage *ss, sock
     memcpy(ss, res->ai_addr, res->ai_addrlen);
     *len = res->ai_addrlen;
     freeaddrinfo(res);
+    return 0;
+}
+
+/* Limits of combined options, before anything is allocated or connected. */
+static int check_limits(const eb_config *cfg)
+{
+    unsigned long long stamps = (unsigned long long)cfg->conns * (unsigned long long)cfg->depth;
+    if (stamps > MAX_IN_FLIGHT) {
+        fprintf(stderr,
+                "echobench: -c %d x -d %d = %llu messages in flight, whose send times need %.1f GB: "
+                "at most %llu in flight\n",
+                cfg->conns, cfg->depth, stamps, (double)stamps * 8 / 1e9, MAX_IN_FLIGHT);
+        return -1;
+    }
+    if (cfg->ramp > 0 && cfg->conns / cfg->ramp > MAX_SECONDS) {
+        fprintf(stderr, "echobench: --ramp %g would take %.0f s to open %d connections: at most %.0f s\n", cfg->ramp,
+                cfg->conns / cfg->ramp, cfg->conns, MAX_SECONDS);
+        return -1;
+    }
     return 0;
 }
 
@@ -165,8 +239,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->depth = (int)v;
             break;
         case 't':
-            if (parse_double(optarg, 0.001, &cfg->duration))
-                return bad("duration", optarg);
+            if (parse_double(optarg, 0.001, MAX_SECONDS, &cfg->duration))
+                return bad("duration (0.001 to 1000000 s)", optarg);
             have_duration = 1;
             break;
         case 'n':
@@ -175,8 +249,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->messages = (uint64_t)v;
             break;
         case OPT_RATE:
-            if (parse_double(optarg, 0.001, &cfg->rate))
-                return bad("rate", optarg);
+            if (parse_double(optarg, 0.001, MAX_PER_SECOND, &cfg->rate))
+                return bad("rate (0.001 to 1e9 messages/s)", optarg);
             break;
         case 'T':
             if (parse_long(optarg, 1, 1024, &v))
@@ -184,8 +258,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->threads = (int)v;
             break;
         case OPT_RAMP:
-            if (parse_double(optarg, 0.001, &cfg->ramp))
-                return bad("ramp", optarg);
+            if (parse_double(optarg, 0.001, MAX_PER_SECOND, &cfg->ramp))
+                return bad("ramp (0.001 to 1e9 connections/s)", optarg);
             break;
         case OPT_JSON:
             cfg->json = 1;
@@ -194,8 +268,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             cfg->quiet = 1;
             break;
         case OPT_TIMEOUT:
-            if (parse_double(optarg, 0.001, &cfg->timeout))
-                return bad("timeout", optarg);
+            if (parse_double(optarg, 0.001, MAX_SECONDS, &cfg->timeout))
+                return bad("timeout (0.001 to 1000000 s)", optarg);
             break;
         case OPT_IDLE:
             cfg->mode = EB_IDLE;
@@ -233,6 +307,8 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
         fprintf(stderr, "echobench: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    if (check_limits(cfg))
+        return 2;
     if (have_duration && cfg->messages) {
         fprintf(stderr, "echobench: give -t or -n, not both\n");
         return 2;

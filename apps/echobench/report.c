@@ -47,8 +47,11 @@ void eb_report_text(FILE *f, const eb_summary *s)
     print_us(f, "p99.9", eb_hist_quantile(&s->lat, 0.999));
     print_us(f, "max", s->lat.max);
     fprintf(f, "  (mean %.1f)\n", eb_hist_mean(&s->lat) / 1000.0);
-    fprintf(f, "  %-12s %llu up in %.1f ms; per connection", "connect", (unsigned long long)s->conn_lat.total,
-            s->connect_seconds * 1e3);
+    if (cfg->mode == EB_RECONNECT) /* no connect phase: slots connect inside the window */
+        fprintf(f, "  %-12s %llu connects; per connection", "connect", (unsigned long long)s->conn_lat.total);
+    else
+        fprintf(f, "  %-12s %llu up in %.1f ms; per connection", "connect", (unsigned long long)s->conn_lat.total,
+                s->connect_seconds * 1e3);
     print_us(f, "p50", eb_hist_quantile(&s->conn_lat, 0.50));
     print_us(f, "p99", eb_hist_quantile(&s->conn_lat, 0.99));
     print_us(f, "max", s->conn_lat.max);

@@ -11,7 +11,7 @@
 typedef struct eb_summary {
     const eb_config *cfg;
     double seconds;         /* measured window */
-    double connect_seconds; /* first connect started .. last one resolved */
+    double connect_seconds; /* first connect started .. last one resolved; 0 with --reconnect (no such phase) */
     uint64_t msgs;          /* echoes (cycles with --reconnect) in the window */
     uint64_t conns_up;      /* connections up at the end of the window */
     eb_hist lat, conn_lat;

@@ -26,14 +26,21 @@ class EchoServer:
     close_after:   close every connection after echoing this many bytes
     stall_after:   stop echoing a connection after this many bytes
     extra_after:   after this many bytes, send 3 bytes that were never sent
+    mute:          read everything, echo nothing
+    delay:         echo each read this many seconds after it came in
+    close_after_s: close every connection this many seconds after accepting it
     """
 
-    def __init__(self, size=64, corrupt_every=0, close_after=0, stall_after=0, extra_after=0):
+    def __init__(self, size=64, corrupt_every=0, close_after=0, stall_after=0, extra_after=0, mute=False, delay=0,
+                 close_after_s=0):
         self.size = size
         self.corrupt_every = corrupt_every
         self.close_after = close_after
         self.stall_after = stall_after
         self.extra_after = extra_after
+        self.mute = mute
+        self.delay = delay
+        self.close_after_s = close_after_s
         self.sel = selectors.DefaultSelector()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -87,9 +94,12 @@ class EchoServer:
         if not data:
             self.drop(s)
             return
-        if self.stall_after and st["seen"] >= self.stall_after:
+        if self.mute or (self.stall_after and st["seen"] >= self.stall_after):
             st["seen"] += len(data)
             return  # swallowed: never echoed
+        if self.delay:
+            st["later"].append((time.monotonic() + self.delay, data))
+            return
         out = self.transform(st, data)
         if self.extra_after and st["seen"] >= self.extra_after and not st["extra"]:
             st["extra"] = True
@@ -115,9 +125,24 @@ class EchoServer:
             st["events"] = want
             self.sel.modify(s, want, None)
 
+    def on_tick(self):
+        """Delayed echoes that are due go out; connections past close_after_s close."""
+        now = time.monotonic()
+        for s in list(self.conns):
+            st = self.conns[s]
+            if self.close_after_s and now - st["accepted"] >= self.close_after_s:
+                self.drop(s)
+                continue
+            if st["later"] and st["later"][0][0] <= now:
+                while st["later"] and st["later"][0][0] <= now:
+                    st["out"] += st["later"].pop(0)[1]
+                self.flush(s)
+
     def run(self):
+        tick = 0.01 if self.delay or self.close_after_s else 0.05
         while not self.stopping:
-            for key, mask in self.sel.select(0.05):
+            self.on_tick()
+            for key, mask in self.sel.select(tick):
                 s = key.fileobj
                 if s is self.listener:
                     while True:
@@ -129,7 +154,7 @@ class EchoServer:
                         c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                         self.accepted += 1
                         self.conns[c] = {"seen": 0, "out": bytearray(), "events": selectors.EVENT_READ,
-                                         "extra": False}
+                                         "extra": False, "later": [], "accepted": time.monotonic()}
                         self.sel.register(c, selectors.EVENT_READ, None)
                 elif s in self.conns:
                     if mask & selectors.EVENT_WRITE:
@@ -150,8 +175,11 @@ def run_bench(port, *args, timeout=60):
         cmd = [VALGRIND, "--quiet", "--error-exitcode=99", "--leak-check=full",
                "--errors-for-leak-kinds=definite,indirect,possible"] + cmd
     t0 = time.monotonic()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
-                       universal_newlines=True)
+    try:
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout,
+                           universal_newlines=True)
+    except subprocess.TimeoutExpired:  # run() has killed it (by its PID)
+        return None, None, "timed out", time.monotonic() - t0
     took = time.monotonic() - t0
     report = None
     if p.stdout.strip():
@@ -325,6 +353,232 @@ def test_usage():
     check("usage: --help is exit 0", p.returncode == 0 and b"--conns" in p.stdout, p.returncode)
 
 
+def parse_status(*args):
+    """Exit status and stderr of echobench on a command line that must not
+    get as far as connecting (a usage error, or --help at its end)."""
+    try:
+        p = subprocess.run([ECHOBENCH] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=10 * SLOW)
+    except subprocess.TimeoutExpired:
+        return None, "timed out"
+    return p.returncode, p.stderr
+
+
+def test_numbers_are_plain():
+    """Numbers are digits only (a k suffix on sizes; a plain decimal with an
+    optional exponent for seconds and rates): strtol would take ' 80' and
+    '+80' as port 80."""
+    for args in (["-p", " 80"], ["-p", "+80"], ["-p", "80 "], ["-c", "0x10"], ["-c", "-1"], ["-n", " 5"],
+                 ["-d", "+2"], ["-T", " 1"], ["-s", " 64"], ["-s", "+64"], ["-s", "-64"], ["-s", "4 k"],
+                 ["-t", " 1"], ["-t", "+1"], ["-t", "inf"], ["-t", "nan"], ["-t", "0x1p3"], ["-t", "1e"],
+                 ["-t", "."], ["--timeout", " 2"], ["--rate", "+5"], ["--ramp", "1e3 "], ["--server-core", "+0"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"numbers: {args} is exit 2", rc == 2 and "bad" in err, (rc, err))
+    for args in (["-p", "80"], ["-s", "4k"], ["-s", "4K"], ["-t", "1.5"], ["-t", ".5"], ["-t", "2."],
+                 ["-t", "1e-1"], ["-t", "5E+0"], ["--rate", "1000"], ["--server-core", "0"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"numbers: {args} is accepted", rc == 0, (rc, err))
+
+
+def test_huge_seconds():
+    """Seconds become int64 nanoseconds: -t 1e10 overflowed into a window of
+    0 s.  Values past 1,000,000 s (and rates or ramps past 1e9/s) are usage
+    errors."""
+    for args in (["-t", "1e10"], ["-t", "1000001"], ["--timeout", "1e10"], ["--timeout", "2e6"], ["--idle", "-t", "1e12"],
+                 ["--rate", "1e10"], ["--ramp", "2e9"], ["-c", "1001", "--ramp", "0.001"]):
+        rc, err = parse_status(*args, "-p", 1)
+        check(f"huge: {args} is exit 2", rc == 2 and ("bad" in err or "ramp" in err), (rc, err))
+    for args in (["-t", "1000000"], ["--timeout", "1e6"], ["--rate", "1e9"], ["--ramp", "1e9"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"huge: {args} is accepted", rc == 0, (rc, err))
+
+
+def test_too_many_stamps():
+    """-c x -d send times (8 bytes each) must fit: -c 15000 -d 1048576 is
+    about 126 GB, and the failed calloc came out as 15,000 connect errors."""
+    rc, err = parse_status("-c", 15000, "-d", 1048576, "-p", 1)
+    check("stamps: -c 15000 -d 1048576 is exit 2", rc == 2 and "in flight" in err, (rc, err))
+
+
+def test_reconnect_nofile():
+    """--reconnect holds -c connections at once too: with 64 descriptors,
+    -c 150 must not start (it ran with 92 EMFILE connect errors)."""
+    import resource
+    srv = EchoServer(size=64)
+    try:
+        def low_limit():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        try:
+            p = subprocess.run([ECHOBENCH, "-p", str(srv.port), "-q", "-c", "150", "--reconnect", "-n", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                               timeout=20 * SLOW, preexec_fn=low_limit)
+            rc, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, err = None, "timed out"
+        check("reconnect nofile: exit 2", rc == 2, (rc, err[-300:]))
+        check("reconnect nofile: says why", "RLIMIT_NOFILE" in err, err[-300:])
+        check("reconnect nofile: connected nowhere", srv.accepted == 0, srv.accepted)
+    finally:
+        srv.stop()
+
+
+def test_fewer_messages_than_threads():
+    """-n below the thread count: a thread's share is 0, which meant "no
+    limit", and the run never stopped.  Such a thread sends nothing."""
+    srv = EchoServer(size=64)
+    try:
+        for mode in ([], ["--reconnect"]):
+            for n, c, T in ((1, 2, 2), (3, 4, 4)):
+                rc, rep, err, took = run_bench(srv.port, "-n", n, "-c", c, "-T", T, *mode, timeout=15 * SLOW)
+                name = f"-n {n} -c {c} -T {T} {' '.join(mode)}"
+                check(f"small -n: {name}: exit 0", rc == 0, f"rc={rc} {err}")
+                check(f"small -n: {name}: {n} messages", rep and rep["messages"] == n, rep)
+    finally:
+        srv.stop()
+
+
+def test_reconnect_retires_failed_slots():
+    """--reconnect: a slot whose cycle failed is retired (no new cycle), and
+    a run whose slots are all retired or done ends.  They used to close
+    without a next cycle while -n waited for its cycles: forever."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # bound, not listening: connects are refused
+    try:
+        rc, rep, err, took = run_bench(port, "-c", 2, "--reconnect", "-n", 100, timeout=15 * SLOW)
+        check("retire: refused -n: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: refused -n: one connect error per slot", rep and rep["errors"]["connect"] == 2, rep)
+        rc, rep, err, took = run_bench(port, "-c", 2, "--reconnect", "-t", 5, timeout=15 * SLOW)
+        check("retire: refused -t: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: refused -t: one connect error per slot", rep and rep["errors"]["connect"] == 2, rep)
+        check("retire: refused -t: ends when every slot is retired", took < 3 * SLOW, took)
+    finally:
+        s.close()
+    srv = EchoServer(size=64, mute=True)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 100, "--timeout", 0.5,
+                                       timeout=15 * SLOW)
+        check("retire: mute: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: mute: one timeout per slot", rep and rep["errors"]["timeout"] == 2, rep)
+        check("retire: mute: two connections only", srv.accepted == 2, srv.accepted)
+    finally:
+        srv.stop()
+    srv = EchoServer(size=64, mute=True, close_after_s=0.1)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 100, timeout=15 * SLOW)
+        check("retire: closing: exit 1", rc == 1, f"rc={rc} {err}")
+        check("retire: closing: one lost per slot", rep and rep["errors"]["lost"] == 2, rep)
+    finally:
+        srv.stop()
+
+
+def run_text(port, *args, timeout=60):
+    """Exit status and text report (stdout) of a run."""
+    try:
+        p = subprocess.run([ECHOBENCH, "-p", str(port), "-q"] + [str(a) for a in args], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=timeout, universal_newlines=True)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return p.returncode, p.stdout
+
+
+def test_reconnect_connect_line():
+    """--reconnect has no connect phase: "connect 200 up in 0.0 ms" said
+    nothing true.  Its connect line gives the connects made and their
+    latency; the JSON keeps connect_seconds (bench/run_bench.py reads it)."""
+    srv = EchoServer(size=64)
+    try:
+        rc, out = run_text(srv.port, "-c", 2, "--reconnect", "-n", 50)
+        line = [l for l in out.splitlines() if l.split()[:1] == ["connect"]]
+        check("reconnect connect line: exit 0", rc == 0, rc)
+        check("reconnect connect line: no connect phase", line and " up in " not in line[0], out)
+        check("reconnect connect line: connects and latency", line and "connects" in line[0] and "p50" in line[0],
+              out)
+        rc, rep, err, _ = run_bench(srv.port, "-c", 2, "--reconnect", "-n", 50)
+        check("reconnect connect json: connect_seconds still a number",
+              rep and isinstance(rep.get("connect_seconds"), (int, float)), rep)
+        check("reconnect connect json: every cycle's connect", rep and rep["connect_us"]["count"] >= 50, rep)
+        rc, out = run_text(srv.port, "-c", 2, "-n", 50)
+        check("echo connect line: connect phase", " 2 up in " in out, out)
+    finally:
+        srv.stop()
+
+
+def test_drain_never_echoing():
+    """Echoes outstanding when -t runs out are still checked: a server that
+    never echoes passed any -t shorter than --timeout with "errors 0"."""
+    srv = EchoServer(size=64, mute=True)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 1, "-t", 1, "--timeout", 1.5, timeout=20 * SLOW)
+        check("drain mute: exit 1", rc == 1, f"rc={rc} {err}")
+        check("drain mute: no messages", rep and rep["messages"] == 0, rep)
+        check("drain mute: the missing echo is a timeout", rep and rep["errors"]["timeout"] == 1, rep)
+        check("drain mute: window stays -t", rep and 0.9 < rep["seconds"] < 1.3, rep)
+        check("drain mute: ends after --timeout", took < 5 * SLOW, took)
+    finally:
+        srv.stop()
+    srv = EchoServer(size=64, mute=True, close_after_s=1.3)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 1, "-t", 1, "--timeout", 5, timeout=20 * SLOW)
+        check("drain close: exit 1", rc == 1, f"rc={rc} {err}")
+        check("drain close: closed in the drain is lost", rep and rep["errors"]["lost"] == 1, rep)
+        check("drain close: not a timeout", rep and rep["errors"]["timeout"] == 0, rep)
+        check("drain close: ends when nothing is in flight", took < 4 * SLOW, took)
+    finally:
+        srv.stop()
+
+
+def test_drain_slow_server():
+    """A slow but correct server passes: echoes outstanding at the window's
+    end arrive in the drain, within --timeout.  What the report measures is
+    still the window: messages, their latencies, its length."""
+    srv = EchoServer(size=64, delay=0.4)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "-d", 2, "-t", 1, "--timeout", 2, timeout=20 * SLOW)
+        check("drain slow: exit 0", rc == 0, f"rc={rc} {err}")
+        check("drain slow: no errors", rep and rep["errors"]["total"] == 0, rep)
+        # Each echo takes 0.4 s at least: in 1 s, 2 rounds of 2 x 2 (at about 0.4
+        # and 0.8 s); the third is out when the window closes and comes in the drain.
+        check("drain slow: messages of the window only", rep and 4 <= rep["messages"] <= 8, rep)
+        check("drain slow: latencies of the window only", rep and rep["latency_us"]["count"] == rep["messages"], rep)
+        check("drain slow: latency about the delay", rep and rep["latency_us"]["p50"] >= 400000, rep)
+        check("drain slow: window stays -t", rep and 0.9 < rep["seconds"] < 1.3, rep)
+        check("drain slow: waits for the last echoes", 1.15 < took < 5 * SLOW, took)
+    finally:
+        srv.stop()
+    srv = EchoServer(size=64, delay=0.6)
+    try:
+        # Correct, but no echo completes in the window: nothing was measured.
+        rc, rep, err, took = run_bench(srv.port, "-c", 1, "-t", 0.2, "--timeout", 2, timeout=20 * SLOW)
+        check("drain slower than -t: exit 1", rc == 1, f"rc={rc} {err}")
+        check("drain slower than -t: no error counted", rep and rep["errors"]["total"] == 0, rep)
+        check("drain slower than -t: says so", "nothing was measured" in err, err)
+    finally:
+        srv.stop()
+
+
+def test_interrupt_skips_drain():
+    """SIGINT ends the run at once, with a report: no drain."""
+    srv = EchoServer(size=64, mute=True)
+    try:
+        p = subprocess.Popen([ECHOBENCH, "-p", str(srv.port), "-q", "--json", "-c", "1", "-t", "30"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        time.sleep(0.5 * SLOW)
+        t0 = time.monotonic()
+        p.send_signal(2)  # SIGINT, to this PID
+        try:
+            out, err = p.communicate(timeout=10 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+        took = time.monotonic() - t0
+        rep = json.loads(out) if out.strip() else None
+        check("interrupt: ends at once", took < 2 * SLOW, took)
+        check("interrupt: reported as such", rep and rep["interrupted"] is True, rep)
+    finally:
+        srv.stop()
+
+
 def test_peer(peer):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -384,6 +638,16 @@ def main():
         test_modes()
         test_server_cpu()
         test_usage()
+        test_numbers_are_plain()
+        test_huge_seconds()
+        test_too_many_stamps()
+        test_reconnect_nofile()
+        test_fewer_messages_than_threads()
+        test_reconnect_retires_failed_slots()
+        test_reconnect_connect_line()
+        test_drain_never_echoing()
+        test_drain_slow_server()
+        test_interrupt_skips_drain()
     if failures:
         print(len(failures), "failed:", ", ".join(failures))
         return 1

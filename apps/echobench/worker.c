@@ -270,7 +270,7 @@ static void send_pending(eb_worker *w)
 
 static int may_issue(const eb_worker *w)
 {
-    return phase(w) == EB_PHASE_RUN && (!w->quota || w->issued < w->quota);
+    return phase(w) == EB_PHASE_RUN && (!w->has_quota || w->issued < w->quota);
 }
 
 static void ready_push(eb_worker *w, eb_conn *c)
@@ -433,7 +433,7 @@ static void on_connected(eb_worker *w, eb_conn *c, int64_t now)
 /* --reconnect: a slot starts its next connection, unless the quota is spent. */
 static void next_cycle(eb_worker *w, eb_conn *c)
 {
-    if (phase(w) != EB_PHASE_RUN || (w->quota && w->cycles_started >= w->quota))
+    if (phase(w) != EB_PHASE_RUN || (w->has_quota && w->cycles_started >= w->quota))
         return;
     w->cycles_started++;
     uint32_t id = (uint32_t)(w->next_cycle_id++ * (uint64_t)cfg_of(w)->threads + (uint64_t)w->index);
@@ -507,6 +507,17 @@ static int64_t open_more(eb_worker *w, int64_t now)
     return -1;
 }
 
+/* Phase DRAIN: a --reconnect slot still connecting has sent nothing, so
+ * there is nothing to wait for on it. */
+static void start_drain(eb_worker *w)
+{
+    if (cfg_of(w)->mode != EB_RECONNECT)
+        return;
+    for (int i = 0; i < w->nconns; i++)
+        if (w->conns[i].state == C_CONNECTING)
+            close_conn(w, &w->conns[i]);
+}
+
 static void start_run(eb_worker *w, int64_t now)
 {
     if (cfg_of(w)->mode == EB_RECONNECT) {
@@ -519,16 +530,24 @@ static void start_run(eb_worker *w, int64_t now)
             start_traffic(w, &w->conns[i], now);
 }
 
-/* Nothing more to do before phase STOP: quota done, or nothing left alive. */
+/* Nothing more to do before phase STOP: quota done, or nothing left alive.
+ * A quota of 0 (-n below -T) is done as soon as the connections are up.
+ * --reconnect: a slot in use is always connecting or waiting for its echo,
+ * since a cycle's end opens the next at once; with neither left, every slot
+ * spent the quota or was retired by a failure (connect_failed, lost,
+ * mismatch and timeouts close it without a next cycle, so that a dead
+ * server is not hammered with reconnects). */
 static int finished(const eb_worker *w)
 {
     if (w->inflight || w->connecting || w->next_open < w->nconns)
         return 0;
+    if (phase(w) == EB_PHASE_DRAIN)
+        return 1; /* every echo outstanding came back, timed out or was lost */
     switch (cfg_of(w)->mode) {
     case EB_ECHO:
-        return (w->quota && w->issued >= w->quota) || atomic_load(&w->ctr.up) == 0;
+        return (w->has_quota && w->issued >= w->quota) || atomic_load(&w->ctr.up) == 0;
     case EB_RECONNECT:
-        return w->quota && w->cycles_started >= w->quota;
+        return 1;
     case EB_IDLE:
         break;
     }
@@ -556,7 +575,7 @@ static void run(eb_worker *w)
 {
     static _Thread_local netev_event recs[MAX_RECORDS];
     const eb_config *cfg = cfg_of(w);
-    int running = 0;
+    int running = 0, draining = 0;
     w->t_start = eb_now_ns();
     w->next_check = w->t_start + CHECK_EVERY_NS;
     if (cfg->mode == EB_RECONNECT) {
@@ -568,9 +587,14 @@ static void run(eb_worker *w)
         int ph = phase(w);
         if (ph == EB_PHASE_STOP)
             return;
-        if (ph == EB_PHASE_RUN && !running) {
-            running = 1;
-            start_run(w, now);
+        if (ph >= EB_PHASE_RUN && !running) {
+            running = 1; /* a short window may be over before this thread saw it */
+            if (ph == EB_PHASE_RUN)
+                start_run(w, now);
+        }
+        if (ph == EB_PHASE_DRAIN && !draining) {
+            draining = 1;
+            start_drain(w);
         }
         int timeout = ms_until(open_more(w, now));
         if (running && w->rate > 0)

@@ -19,7 +19,11 @@
 #define EB_PATTERN_LEN 65521u /* prime: streams of different sizes do not line up */
 #define EB_CHUNK (64u * 1024u)
 
-enum eb_phase { EB_PHASE_CONNECT, EB_PHASE_RUN, EB_PHASE_STOP };
+/* CONNECT: open the connections; RUN: the measured window; DRAIN: after a
+ * window that ran out, issue nothing new but check every echo still
+ * outstanding (timeouts and lost connections count) until none is left;
+ * STOP: quit at once (also straight from RUN, on a signal). */
+enum eb_phase { EB_PHASE_CONNECT, EB_PHASE_RUN, EB_PHASE_DRAIN, EB_PHASE_STOP };
 
 typedef struct eb_shared {
     const eb_config *cfg;
@@ -49,7 +53,8 @@ typedef struct eb_worker {
     int index;
     int nconns;          /* connection slots */
     uint32_t first_id;   /* global number of the first slot */
-    uint64_t quota;      /* echoes (cycles) this worker does; 0 = until phase STOP */
+    int has_quota;       /* -n: stop after quota; without it, run until phase STOP */
+    uint64_t quota;      /* echoes (cycles) this worker does under -n; may be 0 (-n below -T) */
     double rate;         /* messages per second, 0 = closed loop */
     double ramp;         /* connections per second, 0 = at once */
     netev_loop *loop;    /* created by the main thread, so that it can wake it */
@@ -75,7 +80,8 @@ typedef struct eb_worker {
     int64_t t_start, next_check;
 } eb_worker;
 
-/* Thread entry: runs until phase STOP (or its quota is done). */
+/* Thread entry: runs until phase STOP, its quota is done, nothing is left
+ * alive, or (phase DRAIN) nothing is left in flight. */
 void *eb_worker_main(void *arg);
 
 int64_t eb_now_ns(void);
