@@ -554,15 +554,19 @@ static int finished(const eb_worker *w)
     return 0;
 }
 
-static int ms_until(int64_t ns)
+/* Waits are in microseconds (netev_wait_us): a --rate schedule needs finer
+ * steps than whole milliseconds, or each message would go out up to 1 ms
+ * late and the latency measured from its due time would be mostly that.
+ * Rounded up, so that a wait never ends before the next message is due. */
+static int64_t us_until(int64_t ns)
 {
     if (ns < 0)
         return -1;
-    int64_t ms = (ns + 999999) / 1000000;
-    return ms > 1000 ? 1000 : (int)ms;
+    int64_t us = (ns + 999) / 1000;
+    return us > 1000000 ? 1000000 : us;
 }
 
-static int min_timeout(int a, int b)
+static int64_t min_timeout(int64_t a, int64_t b)
 {
     if (a < 0)
         return b;
@@ -596,16 +600,16 @@ static void run(eb_worker *w)
             draining = 1;
             start_drain(w);
         }
-        int timeout = ms_until(open_more(w, now));
+        int64_t timeout = us_until(open_more(w, now));
         if (running && w->rate > 0)
-            timeout = min_timeout(timeout, ms_until(issue_due(w, now)));
+            timeout = min_timeout(timeout, us_until(issue_due(w, now)));
         if (running && finished(w)) {
             atomic_store(&w->t_done, eb_now_ns());
             return;
         }
-        timeout = min_timeout(timeout, ms_until(w->next_check - now));
+        timeout = min_timeout(timeout, us_until(w->next_check - now));
         send_pending(w);
-        int n = netev_wait(w->loop, recs, MAX_RECORDS, timeout);
+        int n = netev_wait_us(w->loop, recs, MAX_RECORDS, timeout);
         if (n < 0) {
             fprintf(stderr, "echobench: netev_wait: %s\n", netev_strerror(n));
             return;
