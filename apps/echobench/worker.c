@@ -608,6 +608,8 @@ static void run(eb_worker *w)
             return;
         }
         timeout = min_timeout(timeout, us_until(w->next_check - now));
+        if (w->rate <= 0 && timeout > 0) /* nothing is due on a schedule: whole ms, a plain epoll_wait */
+            timeout = (timeout + 999) / 1000 * 1000;
         send_pending(w);
         int n = netev_wait_us(w->loop, recs, MAX_RECORDS, timeout);
         if (n < 0) {
