@@ -8,17 +8,15 @@
 #define _GNU_SOURCE
 #include "netev_int.h"
 
-#ifndef _WIN32
-#endif
 #include <stdlib.h>
 
 int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk)
 {
-    sk->flags |= NETEV__F_STARVED;
     int qlen = netev__accept_queue_len(s);
     for (int i = 0; i < loop->nstarved; i++) {
         if (loop->starved[i].s == s) {
             loop->starved[i].queue_len = qlen;
+            sk->flags |= NETEV__F_STARVED;
             return 0;
         }
     }
@@ -26,13 +24,14 @@ int netev__starve(netev_loop *loop, netev_socket s, netev__sock *sk)
         int cap = loop->cap_starved ? loop->cap_starved * 2 : 4;
         netev__starved *t = realloc(loop->starved, (size_t)cap * sizeof *t);
         if (!t)
-            return NETEV_ENOMEM;
+            return NETEV_ENOMEM; /* not marked: a starved listener off the list would never be looked at again */
         loop->starved = t;
         loop->cap_starved = cap;
     }
     loop->starved[loop->nstarved].s = s;
     loop->starved[loop->nstarved].queue_len = qlen;
     loop->nstarved++;
+    sk->flags |= NETEV__F_STARVED;
     return 0;
 }
 
