@@ -164,6 +164,11 @@ int netev__urgent_left(netev_socket s)
     return (netev__poll1(s, POLLPRI) & POLLPRI) != 0;
 }
 
+int netev__at_mark(netev_socket s)
+{
+    return sockatmark(s) == 1;
+}
+
 int netev__set_nonblock(netev_socket s)
 {
     int fl = fcntl(s, F_GETFL);

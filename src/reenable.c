@@ -23,14 +23,19 @@ void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int fla
     if (!sk)
         return;
     if (flags & NETEV_MSG_OOB) {
+        /* F_URGENT stays: normal reads stop at the mark even once the urgent
+         * byte is read, so the first read after it may be short. */
         if (netev__urgent_left(s))
             netev__record(loop, sk, NETEV_OOB, 0);
-        else if (n > 0)
-            sk->flags &= ~NETEV__F_URGENT;
     } else if (n > 0 && (sk->flags & NETEV__F_URGENT)) {
         /* Reads stop short at the urgent mark, where FIONREAD says 0 though
-         * data follows; poll knows better. */
-        if (netev__readable(s))
+         * data follows; poll knows better, but not after the peer's FIN,
+         * when it also says "readable" for the end of the stream (which is
+         * CLOSE's news).  Past the mark with no urgent byte left, the plain
+         * rules hold again. */
+        if (!netev__urgent_left(s) && !netev__at_mark(s))
+            sk->flags &= ~NETEV__F_URGENT;
+        if (netev__readable(s) && (!(sk->flags & NETEV__F_RD_EOF) || netev__fionread(s) > 0))
             netev__record(loop, sk, NETEV_READ, 0);
     } else if (sk->state == NETEV__DATAGRAM) {
         /* Each recv takes one datagram, and an empty one is a datagram too

@@ -80,5 +80,63 @@ TEST(normal_data_around_urgent)
     util_fixture_free(&f);
 }
 
+/* The urgent byte read first: the next normal read still stops at the mark,
+ * and READ comes back for the data past it (on epoll no new edge would). */
+TEST(read_after_oob_stops_at_mark)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "abc", 3);
+    send_urgent(f.c, 'X');
+    util_send_all(f.c, "def", 3);
+    util_sleep_ms(20);
+    EXPECT(f.loop, f.s, NETEV_READ | NETEV_OOB);
+    char ch, buf[16];
+    CHECK_EQ(netev_recv(f.loop, f.s, &ch, 1, NETEV_MSG_OOB), 1);
+    CHECK_EQ(ch, 'X');
+    ptrdiff_t n = netev_recv(f.loop, f.s, buf, sizeof buf, 0);
+    CHECK(n == 3 || n == 6); /* Linux stops at the mark; a system that does not reads on */
+    CHECK(memcmp(buf, "abcdef", (size_t)n) == 0);
+    if (n == 3) {
+        EXPECT(f.loop, f.s, NETEV_READ);
+        CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
+        CHECK(memcmp(buf, "def", 3) == 0);
+    }
+    EXPECT_NONE(f.loop);
+    /* Past the mark, plain data is plain again. */
+    util_send_all(f.c, "gh", 2);
+    EXPECT(f.loop, f.s, NETEV_READ);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 2);
+    EXPECT_NONE(f.loop);
+    util_fixture_free(&f);
+}
+
+/* Urgent data never read apart, then the peer's FIN: the data is read to
+ * the end, and no READ is reported for the end of the stream (poll says
+ * "readable" there, but EOF is CLOSE's news). */
+TEST(urgent_then_fin_no_read_at_eof)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_send_all(f.c, "abc", 3);
+    send_urgent(f.c, 'X');
+    util_send_all(f.c, "def", 3);
+    CHECK(shutdown(f.c, 1) == 0); /* SHUT_WR, SD_SEND */
+    util_sleep_ms(20);
+    netev_event e = EXPECT(f.loop, f.s, NETEV_READ | NETEV_OOB | NETEV_CLOSE);
+    CHECK_EQ(e.error[NETEV_CLOSE_BIT], 0);
+    char buf[16];
+    size_t got = 0;
+    for (int i = 0; i < 4 && got < 6; i++) { /* Linux stops at the mark, and passes over the urgent byte */
+        ptrdiff_t n = netev_recv(f.loop, f.s, buf + got, sizeof buf - got, 0);
+        CHECK(n > 0);
+        got += (size_t)n;
+    }
+    CHECK_EQ(got, 6);
+    CHECK(memcmp(buf, "abcdef", 6) == 0);
+    EXPECT_NONE(f.loop);
+    CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 0);
+    util_fixture_free(&f);
+}
+
 RUN_TESTS(CASE(e1_e2_reported_once), CASE(e3_recv_oob_reenables), CASE(e4_recorded_while_mask_zero),
-          CASE(normal_data_around_urgent))
+          CASE(normal_data_around_urgent), CASE(read_after_oob_stops_at_mark),
+          CASE(urgent_then_fin_no_read_at_eof))
