@@ -115,6 +115,7 @@ TEST(read_after_oob_stops_at_mark)
  * "readable" there, but EOF is CLOSE's news). */
 TEST(urgent_then_fin_no_read_at_eof)
 {
+    util_skip_on_wine(WINE_F4_CLOSE_AFTER_DATA);
     util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "abc", 3);
     send_urgent(f.c, 'X');
