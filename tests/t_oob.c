@@ -56,10 +56,8 @@ TEST(e4_recorded_while_mask_zero)
     util_fixture_free(&f);
 }
 
-/* Normal data around an urgent byte: a read stops at the mark and READ comes
- * back for the rest; the urgent byte is read apart.  (Linux drops an urgent
- * byte that normal reads pass over, so it is read when OOB is reported.) */
-TEST(normal_data_around_urgent)
+/* "abc", urgent 'X', "def" from the peer: READ and OOB are reported. */
+static util_fixture urgent_between(void)
 {
     util_fixture f = util_fixture_new(NO_WRITE);
     util_send_all(f.c, "abc", 3);
@@ -67,6 +65,15 @@ TEST(normal_data_around_urgent)
     util_send_all(f.c, "def", 3);
     util_sleep_ms(20);
     EXPECT(f.loop, f.s, NETEV_READ | NETEV_OOB);
+    return f;
+}
+
+/* Normal data around an urgent byte: a read stops at the mark and READ comes
+ * back for the rest; the urgent byte is read apart.  (Linux drops an urgent
+ * byte that normal reads pass over, so it is read when OOB is reported.) */
+TEST(normal_data_around_urgent)
+{
+    util_fixture f = urgent_between();
     char buf[16];
     CHECK_EQ(netev_recv(f.loop, f.s, buf, sizeof buf, 0), 3);
     CHECK(memcmp(buf, "abc", 3) == 0);
@@ -84,12 +91,7 @@ TEST(normal_data_around_urgent)
  * and READ comes back for the data past it (on epoll no new edge would). */
 TEST(read_after_oob_stops_at_mark)
 {
-    util_fixture f = util_fixture_new(NO_WRITE);
-    util_send_all(f.c, "abc", 3);
-    send_urgent(f.c, 'X');
-    util_send_all(f.c, "def", 3);
-    util_sleep_ms(20);
-    EXPECT(f.loop, f.s, NETEV_READ | NETEV_OOB);
+    util_fixture f = urgent_between();
     char ch, buf[16];
     CHECK_EQ(netev_recv(f.loop, f.s, &ch, 1, NETEV_MSG_OOB), 1);
     CHECK_EQ(ch, 'X');

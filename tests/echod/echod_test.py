@@ -554,11 +554,7 @@ def test_link_local():
     for bad in ("fe80::1%no-such-if0", "127.0.0.1%lo"):
         code, out, err = run_once(["-b", bad, "-p", "0", "--backend", CFG.backend])
         one_error_line(bad, code, out, err, "cannot listen on %s port 0: not a numeric" % bad)
-    try:
-        probe = socket.socket(socket.AF_INET6)
-        probe.bind(("::1", 0))
-        probe.close()
-    except OSError:
+    if not have_ipv6_loopback():
         print("no ::1 here: scoped ::1 skipped")
         return
     d = Echod(bind="[::1%lo]")
@@ -768,12 +764,17 @@ def test_quiet():
     check(out == "", "-q printed %r" % out)
 
 
-def test_ipv6():
+def have_ipv6_loopback():
     try:
-        probe = socket.socket(socket.AF_INET6)
-        probe.bind(("::1", 0))
-        probe.close()
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+        return True
     except OSError:
+        return False
+
+
+def test_ipv6():
+    if not have_ipv6_loopback():
         print("no ::1 here: skipped")
         return
     d = Echod(bind="::1")
