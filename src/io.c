@@ -28,7 +28,7 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
         n = recv(s, buf, len, flags);
     while (n < 0 && errno == EINTR);
     int err = n < 0 ? netev__map_errno(errno) : 0;
-    netev__recv_done(loop, s, sk, flags, n, len);
+    netev__recv_done(loop, s, sk, flags, n, len, err);
     return err ? err : n;
 }
 

@@ -35,7 +35,7 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
     int want = clamp_len(len);
     int n = recv(s, buf, want, flags);
     int err = n == SOCKET_ERROR ? netev__map_wsa_sock(WSAGetLastError(), s) : 0;
-    netev__recv_done(loop, s, sk, flags, n, (size_t)want);
+    netev__recv_done(loop, s, sk, flags, n, (size_t)want, err);
     return err ? err : n;
 }
 

@@ -210,7 +210,8 @@ void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long events, const int 
 /* reenable.c: what the re-enabling calls mean for the records (io.c and
  * io_win.c make the system calls around these) */
 netev__sock *netev__reenable(netev_loop *loop, netev_socket s, unsigned bit); /* NULL: untracked */
-void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len);
+void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len,
+                      int err);
 void netev__send_done(netev_loop *loop, netev_socket s, int err, size_t sent, size_t len);
 int netev__accept_failed(netev_loop *loop, netev_socket listener, netev__sock *sk, int err);
 void netev__accept_done(netev_loop *loop, netev_socket listener, netev__sock *sk);

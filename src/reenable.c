@@ -18,11 +18,24 @@ netev__sock *netev__reenable(netev_loop *loop, netev_socket s, unsigned bit)
     return sk;
 }
 
-void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len)
+/* The kernel tells a reset once, to whichever asks first: when a recv or
+ * send heard it before a wait did, the readiness that follows shows a
+ * plain hang-up.  So the call's own error is CLOSE's news. */
+static void reset_heard(netev_loop *loop, netev__sock *sk)
+{
+    sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+    sk->flags &= ~NETEV__F_WRITE_BLOCKED;
+    netev__record(loop, sk, NETEV_CLOSE, NETEV_ECONNRESET);
+}
+
+void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len,
+                      int err)
 {
     if (!sk)
         return;
-    if (flags & NETEV_MSG_OOB) {
+    if (err == NETEV_ECONNRESET && sk->state == NETEV__CONNECTED) {
+        reset_heard(loop, sk);
+    } else if (flags & NETEV_MSG_OOB) {
         /* F_URGENT stays: normal reads stop at the mark even once the urgent
          * byte is read, so the first read after it may be short. */
         if (netev__urgent_left(s))
@@ -54,11 +67,18 @@ void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int fla
 
 void netev__send_done(netev_loop *loop, netev_socket s, int err, size_t sent, size_t len)
 {
-    if (err ? err != NETEV_EAGAIN : sent >= len)
+    if (err ? err != NETEV_EAGAIN && err != NETEV_ECONNRESET : sent >= len)
         return;
     netev__sock *sk = netev__lookup(loop, s);
     if (!sk)
         return;
+    if (err == NETEV_ECONNRESET) {
+        if (sk->state == NETEV__CONNECTED) {
+            reset_heard(loop, sk);
+            netev__changed(loop, s, sk);
+        }
+        return;
+    }
     /* The only way WRITE comes back: a send that fell short. */
     sk->disabled &= (uint8_t)~NETEV_WRITE;
     sk->pending &= (uint8_t)~NETEV_WRITE;

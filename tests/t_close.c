@@ -171,7 +171,36 @@ TEST(reset_while_write_blocked)
     util_fixture_free(&f);
 }
 
+/* F7 when the program's own call hears the reset before a wait does (the
+ * kernel tells it once): CLOSE still carries NETEV_ECONNRESET. */
+static void reset_heard_first(int by_send)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    util_rst(f.c);
+    util_sleep_ms(20);
+    char buf[8] = "x";
+    ptrdiff_t r = by_send ? netev_send(f.loop, f.s, buf, 1, 0) : netev_recv(f.loop, f.s, buf, sizeof buf, 0);
+    if (r == NETEV_ECONNRESET || !util_wine_differs(WINE_F7_RESET_AS_FIN)) {
+        CHECK_EQ(r, NETEV_ECONNRESET);
+        netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
+        CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ECONNRESET);
+    }
+    EXPECT_IDLE(f.loop, 200);
+    f.c = NETEV_INVALID_SOCKET; /* closed by the test */
+    util_fixture_free(&f);
+}
+
+TEST(reset_heard_by_recv_first)
+{
+    reset_heard_first(0);
+}
+
+TEST(reset_heard_by_send_first)
+{
+    reset_heard_first(1);
+}
+
 RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f4_data_then_close),
           CASE(close_while_read_unconsumed), CASE(f5_closed_before_select), CASE(f5_first_select_after_close),
           CASE(f6_unselected_close_kept), CASE(f7_reset), CASE(reset_after_fin_is_silent),
-          CASE(reset_while_write_blocked))
+          CASE(reset_while_write_blocked), CASE(reset_heard_by_recv_first), CASE(reset_heard_by_send_first))
