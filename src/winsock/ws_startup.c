@@ -59,6 +59,9 @@ int WSACleanup(void)
             else if (ws->flags & WS_IN_CORE)
                 netev_forget(G.loop, s);
         }
+        /* No record is left, so no close is held: a count left over would
+         * make every wait of a later WSAStartup wake every 50 ms for good. */
+        G.held_closes = 0;
         free(G.socks);
         G.socks = 0;
         G.nsocks = 0;

@@ -342,7 +342,50 @@ TEST(cleanup_closes_sockets)
     CHECK(WSACloseEvent(ev)); /* events are not sockets: they outlive WSACleanup */
 }
 
+/* A local shutdown(SD_BOTH) holds the FD_CLOSE Linux reports for it until
+ * the peer's FIN (F3), and while one is held a wait looks every 50 ms.  The
+ * last WSACleanup forgets every socket, held closes included: a wait after
+ * the next WSAStartup sleeps through its timeout in one go. */
+TEST(cleanup_forgets_held_closes)
+{
+    if (ws_started_elsewhere()) {
+        ws_skip("WSACleanup forgets held closes", "this process holds another WSAStartup: the last WSACleanup is not ours");
+        return;
+    }
+    ws_begin();
+    WSAEVENT ev = WSACreateEvent();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    CHECK_WSA_OK(WSAEventSelect(s, ev, FD_READ | FD_CLOSE));
+    CHECK_WSA_OK(shutdown(s, SD_BOTH));
+    ws_check_nothing_recorded(s, ev, __FILE__, __LINE__); /* the close is seen, and held */
+    ws_end(); /* closes c and s */
+
+    ws_begin();
+    ws_tcp_pair(&c, &s);
+    CHECK_WSA_OK(WSAEventSelect(s, ev, FD_READ));
+    CHECK(WSAResetEvent(ev));
+    long before = ws_thread_sleeps();
+    long long t0 = ws_now_ms();
+    CHECK_EQ(WSAWaitForMultipleEvents(1, &ev, FALSE, 500, FALSE), WSA_WAIT_TIMEOUT);
+    CHECK(ws_now_ms() - t0 >= 490);
+    if (before < 0) {
+        ws_skip("WSACleanup forgets held closes (wake count)", "this platform does not count a thread's sleeps");
+    } else {
+        /* One sleep in the wait, a few more for locks; a held close left
+         * over would add one per 50 ms (10 here). */
+        long sleeps = ws_thread_sleeps() - before;
+        if (sleeps > 5)
+            check_fail(__FILE__, __LINE__, "a 500 ms wait with nothing to report slept %ld times", sleeps);
+    }
+    CHECK_WSA_OK(closesocket(c));
+    CHECK_WSA_OK(closesocket(s));
+    CHECK(WSACloseEvent(ev));
+    ws_end();
+}
+
 RUN_TESTS(CASE(startup_versions), CASE(not_initialised), CASE(last_error_per_thread), CASE(event_manual_reset),
           CASE(wait_lowest_signalled_index), CASE(wait_all), CASE(wait_counts), CASE(wait_timeout),
           CASE(set_from_other_thread), CASE(threads_wait_on_their_own_sockets), CASE(wait_sockets_lowest_index),
-          CASE(bad_calls), CASE(fionbio_while_selected), CASE(select_makes_nonblocking), CASE(cleanup_closes_sockets))
+          CASE(bad_calls), CASE(fionbio_while_selected), CASE(select_makes_nonblocking), CASE(cleanup_closes_sockets),
+          CASE(cleanup_forgets_held_closes))

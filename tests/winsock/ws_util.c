@@ -13,6 +13,7 @@
 #include <windows.h>
 #else
 #include <pthread.h>
+#include <sys/resource.h>
 #include <time.h>
 #endif
 
@@ -57,6 +58,16 @@ long long ws_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 #endif
+}
+
+long ws_thread_sleeps(void)
+{
+#if defined(__linux__) && defined(RUSAGE_THREAD)
+    struct rusage ru;
+    if (getrusage(RUSAGE_THREAD, &ru) == 0)
+        return ru.ru_nvcsw;
+#endif
+    return -1;
 }
 
 int ws_skip(const char *row, const char *why)

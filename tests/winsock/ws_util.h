@@ -15,6 +15,10 @@ void ws_end(void);
 int ws_slow(void);         /* timeout multiplier (valgrind runs set NETEV_TEST_SLOW) */
 void ws_sleep_ms(int ms);
 long long ws_now_ms(void);
+/* How often the calling thread has gone to sleep so far (its voluntary
+ * context switches), -1 where this platform does not say: a wait that wakes
+ * now and then for nothing shows here and nowhere else. */
+long ws_thread_sleeps(void);
 
 /* Where Windows and this platform differ for a reason outside the layer, a
  * row is skipped with a message naming it (never silently). */
