@@ -45,6 +45,16 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+/* ioctlsocket's SIOCATMARK: <sys/socket.h> leaves it out in strict C modes. */
+#ifndef SIOCATMARK
+#if defined(__linux__)
+#include <linux/sockios.h>
+#elif defined(__has_include)
+#if __has_include(<sys/sockio.h>)
+#include <sys/sockio.h>
+#endif
+#endif
+#endif
 
 #ifdef __cplusplus
 extern "C" {

@@ -86,6 +86,22 @@ int netev_ws_listen(SOCKET s, int backlog)
     return err ? ws_fail(err) : 0;
 }
 
+/* Windows' SIOCATMARK asks "is there no urgent data to read?": TRUE unless
+ * an urgent byte waits for recv(MSG_OOB), and always TRUE with SO_OOBINLINE.
+ * Linux's asks "is the next byte the urgent mark?", nearly the reverse (Wine
+ * returns its negation; that is wrong before the mark, where the urgent byte
+ * already waits, and after recv(MSG_OOB), when the stream is still at the
+ * mark but nothing waits).  Linux's is asked first for its errors. */
+static int no_urgent_data(SOCKET s, int *value)
+{
+    int at_mark = 0, oob_inline = 0;
+    socklen_t len = sizeof oob_inline;
+    if (ioctl(s, SIOCATMARK, &at_mark) < 0 || getsockopt(s, SOL_SOCKET, SO_OOBINLINE, &oob_inline, &len) < 0)
+        return ws_from_errno(errno);
+    *value = oob_inline || ws_urgent_byte(s) < 0;
+    return 0;
+}
+
 int ioctlsocket(SOCKET s, long cmd, u_long *argp)
 {
     int err = ws_lock_core();
@@ -118,11 +134,15 @@ int ioctlsocket(SOCKET s, long cmd, u_long *argp)
         break;
     }
     case FIONREAD:
-    case SIOCATMARK:
-        if (ioctl(s, (unsigned long)cmd, &value) < 0) {
+        if (ioctl(s, FIONREAD, &value) < 0) {
             err = ws_from_errno(errno);
             goto fail;
         }
+        *argp = (u_long)value;
+        break;
+    case SIOCATMARK:
+        if ((err = no_urgent_data(s, &value)))
+            goto fail;
         *argp = (u_long)value;
         break;
     default:

@@ -125,5 +125,51 @@ TEST(e4_oob_while_deselected)
     ws_end();
 }
 
+static u_long at_mark(SOCKET s)
+{
+    u_long v = 99;
+    CHECK_WSA_OK(ioctlsocket(s, SIOCATMARK, &v));
+    return v;
+}
+
+/* ioctlsocket(SIOCATMARK) is TRUE when no urgent data waits to be read:
+ * without any, and once recv(MSG_OOB) took it; FALSE while an urgent byte
+ * waits, with ordinary data before it or not.  With SO_OOBINLINE, TRUE.
+ * (Linux's SIOCATMARK says "at the mark", nearly the reverse.) */
+TEST(siocatmark_no_urgent_data_waiting)
+{
+    ws_begin();
+    WSAEVENT ev = WSACreateEvent();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    CHECK_EQ(at_mark(s), 1);
+    CHECK_WSA_OK(WSAEventSelect(s, ev, FD_OOB));
+    CHECK_EQ(send(c, "ab", 2, 0), 2);
+    CHECK_EQ(send(c, "U", 1, MSG_OOB), 1);
+    CHECK_EVENTS(s, ev, FD_OOB);
+    if (!ws_is_wine())
+        CHECK_EQ(at_mark(s), 0);
+    else
+        ws_skip("SIOCATMARK before the mark", "Wine returns Linux's answer reversed: TRUE, the stream is not at the mark");
+    char b[4];
+    CHECK_EQ(recv(s, b, sizeof b, 0), 2);
+    CHECK_EQ(at_mark(s), 0); /* at the mark, the urgent byte unread */
+    CHECK_EQ(recv(s, b, 1, MSG_OOB), 1);
+    CHECK_EQ(b[0], 'U');
+    if (!ws_is_wine())
+        CHECK_EQ(at_mark(s), 1);
+    else
+        ws_skip("SIOCATMARK after recv(MSG_OOB)", "Wine returns Linux's answer reversed: FALSE, the stream is still at the mark");
+    BOOL on = TRUE;
+    CHECK_WSA_OK(setsockopt(s, SOL_SOCKET, SO_OOBINLINE, (const char *)&on, sizeof on));
+    CHECK_EQ(send(c, "V", 1, MSG_OOB), 1);
+    ws_sleep_ms(50 * ws_slow());
+    CHECK_EQ(at_mark(s), 1);
+    CHECK_WSA_OK(closesocket(c));
+    CHECK_WSA_OK(closesocket(s));
+    CHECK(WSACloseEvent(ev));
+    ws_end();
+}
+
 RUN_TESTS(CASE(e1_oob_once), CASE(e2_second_oob_resignals), CASE(data_after_oob_is_not_oob), CASE(e3_two_urgent_bytes),
-          CASE(e4_oob_while_deselected))
+          CASE(e4_oob_while_deselected), CASE(siocatmark_no_urgent_data_waiting))
