@@ -111,6 +111,10 @@ int ws_urgent_byte(SOCKET s); /* the pending urgent byte (peeked), -1 = none */
 int ws_accept_queue(SOCKET s);
 int ws_peer_finished(SOCKET s); /* the peer's FIN (or a reset) has arrived */
 int ws_set_fd_nonblock(SOCKET s, int on); /* 0 or errno */
+/* Windows fails a sockaddr length below its family's size with WSAEFAULT
+ * (Linux truncates, or says EINVAL); 0 if the length will do. */
+int ws_name_len_check(const struct sockaddr *name, int namelen); /* bind, connect */
+int ws_sock_name_len_check(SOCKET s, int namelen);                /* accept, getsockname, getpeername */
 /* Block (without any lock) until s is ready for events or the slice ends;
  * returns when woken, so callers re-check their state. */
 void ws_block(SOCKET s, short events);

@@ -177,6 +177,11 @@ SOCKET netev_ws_accept(SOCKET s, struct sockaddr *addr, int *addrlen)
             ws_unlock();
             return accept_failed(WSAEFAULT);
         }
+        /* Before anything is accepted or re-enabled: the connection stays queued. */
+        if (addr && (err = ws_sock_name_len_check(s, *addrlen))) {
+            ws_unlock();
+            return accept_failed(err);
+        }
         socklen_t len = addr ? (socklen_t)*addrlen : 0;
         ws_sock *lws = ws_peek(s);
         if (!lws || !(lws->flags & WS_IN_CORE)) {
@@ -265,7 +270,7 @@ int netev_ws_connect(SOCKET s, const struct sockaddr *name, int namelen)
     err = WSAEFAULT;
     if (!name || namelen <= 0)
         goto fail;
-    if ((err = ws_socket_check(s)))
+    if ((err = ws_socket_check(s)) || (err = ws_name_len_check(name, namelen)))
         goto fail;
     err = WSAENOBUFS;
     if (!(ws = ws_get(s)))

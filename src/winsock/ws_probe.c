@@ -79,6 +79,36 @@ int ws_set_fd_nonblock(SOCKET s, int on)
     return 0;
 }
 
+/* The size of a sockaddr of this family; 0 leaves the length to the system. */
+static int addr_size(int family)
+{
+    switch (family) {
+    case AF_INET:
+        return (int)sizeof(struct sockaddr_in);
+    case AF_INET6:
+        return (int)sizeof(struct sockaddr_in6);
+    default:
+        return 0;
+    }
+}
+
+int ws_name_len_check(const struct sockaddr *name, int namelen)
+{
+    if (namelen < (int)sizeof name->sa_family)
+        return WSAEFAULT;
+    return namelen < addr_size(name->sa_family) ? WSAEFAULT : 0;
+}
+
+int ws_sock_name_len_check(SOCKET s, int namelen)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    /* Not a socket: the call itself says so, as Windows checks that first. */
+    if (getsockname(s, (struct sockaddr *)&ss, &len) < 0)
+        return 0;
+    return namelen < addr_size(ss.ss_family) ? WSAEFAULT : 0;
+}
+
 void ws_block(SOCKET s, short events)
 {
     struct pollfd p = {.fd = s, .events = events};

@@ -62,6 +62,9 @@ int netev_ws_bind(SOCKET s, const struct sockaddr *name, int namelen)
         return ws_fail(WSANOTINITIALISED);
     if (!name || namelen <= 0)
         return ws_fail(WSAEFAULT);
+    int err = ws_name_len_check(name, namelen);
+    if (err)
+        return ws_fail(err);
     return sys_result(bind(s, name, (socklen_t)namelen));
 }
 
@@ -213,6 +216,9 @@ static int name_call(int (*fn)(int, struct sockaddr *, socklen_t *), SOCKET s, s
         return ws_fail(WSANOTINITIALISED);
     if (!name || !namelen || *namelen < 0)
         return ws_fail(WSAEFAULT);
+    int err = ws_sock_name_len_check(s, *namelen);
+    if (err)
+        return ws_fail(err);
     socklen_t len = (socklen_t)*namelen;
     if (fn(s, name, &len) < 0)
         return ws_fail(ws_from_errno(errno));

@@ -283,6 +283,37 @@ TEST(bad_calls)
     ws_end();
 }
 
+/* A sockaddr length below the family's size is WSAEFAULT, for the calls
+ * that fill one in (Linux would truncate and report the full length) and
+ * for those that read one (Linux says EINVAL).  The exact size does. */
+TEST(address_lengths_too_small)
+{
+    ws_begin();
+    SOCKADDR_IN addr, out;
+    const int short_len = (int)sizeof(SOCKADDR_IN) - 1;
+    SOCKET l = ws_listener(&addr);
+    int n = short_len;
+    CHECK_WSA_FAIL(getsockname(l, (SOCKADDR *)&out, &n), WSAEFAULT);
+    SOCKET c = ws_connect_blocking(&addr);
+    n = short_len;
+    CHECK_WSA_FAIL(getpeername(c, (SOCKADDR *)&out, &n), WSAEFAULT);
+    n = short_len;
+    WSASetLastError(0);
+    CHECK(accept(l, (SOCKADDR *)&out, &n) == INVALID_SOCKET);
+    CHECK_EQ(WSAGetLastError(), WSAEFAULT);
+    SOCKET u = ws_tcp_socket();
+    CHECK_WSA_FAIL(bind(u, (const SOCKADDR *)&addr, short_len), WSAEFAULT);
+    CHECK_WSA_FAIL(connect(u, (const SOCKADDR *)&addr, short_len), WSAEFAULT);
+    n = (int)sizeof out;
+    CHECK_WSA_OK(getpeername(c, (SOCKADDR *)&out, &n));
+    CHECK_EQ(n, sizeof out);
+    CHECK_EQ(out.sin_port, addr.sin_port);
+    CHECK_WSA_OK(closesocket(u));
+    CHECK_WSA_OK(closesocket(c));
+    CHECK_WSA_OK(closesocket(l));
+    ws_end();
+}
+
 /* FIONBIO(1) is fine while selected; FIONBIO(0) is refused until the socket
  * is deselected with WSAEventSelect(s, NULL, 0). */
 TEST(fionbio_while_selected)
@@ -388,4 +419,4 @@ RUN_TESTS(CASE(startup_versions), CASE(not_initialised), CASE(last_error_per_thr
           CASE(wait_lowest_signalled_index), CASE(wait_all), CASE(wait_counts), CASE(wait_timeout),
           CASE(set_from_other_thread), CASE(threads_wait_on_their_own_sockets), CASE(wait_sockets_lowest_index),
           CASE(bad_calls), CASE(fionbio_while_selected), CASE(select_makes_nonblocking), CASE(cleanup_closes_sockets),
-          CASE(cleanup_forgets_held_closes))
+          CASE(cleanup_forgets_held_closes), CASE(address_lengths_too_small))
