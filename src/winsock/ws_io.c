@@ -14,6 +14,11 @@
 
 #define G netev__ws
 
+/* Winsock's recv flags, and MSG_DONTWAIT for POSIX callers; any other is
+ * WSAEINVAL ("an unknown flag"), and must not reach Linux, where 0x20 (Windows'
+ * MSG_PUSH_IMMEDIATE) is MSG_TRUNC, which discards the data. */
+#define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_WAITALL | MSG_DONTWAIT)
+
 static int plain_recv(SOCKET s, char *buf, int len, int flags)
 {
     ssize_t n;
@@ -29,9 +34,14 @@ int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
         int err = ws_lock_core();
         if (err)
             return ws_fail(err);
+        /* An invalid call re-enables nothing and leaves the record alone (§5 D5). */
         if (len < 0 || (!buf && len > 0)) {
             ws_unlock();
-            return ws_fail(WSAEFAULT); /* an invalid call re-enables nothing (§5 D5) */
+            return ws_fail(WSAEFAULT);
+        }
+        if (flags & ~RECV_FLAGS) {
+            ws_unlock();
+            return ws_fail(WSAEINVAL);
         }
         ws_sock *ws = ws_peek(s);
         if (!ws || !(ws->flags & WS_IN_CORE)) {
