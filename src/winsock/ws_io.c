@@ -19,13 +19,42 @@
  * MSG_PUSH_IMMEDIATE) is MSG_TRUNC, which discards the data. */
 #define RECV_FLAGS (MSG_OOB | MSG_PEEK | MSG_WAITALL | MSG_DONTWAIT)
 
+/* Linux tells a peer's reset once, to whichever call asks first (recv or
+ * send fail with ECONNRESET; recv with EPIPE after the peer's FIN), and then
+ * says end of stream or EPIPE; Windows keeps failing with WSAECONNRESET.  So
+ * the call that hears it records it (table owned; ws may be NULL). */
+static void heard_reset(ws_sock *ws)
+{
+    if (ws && !ws->abort_error)
+        ws->abort_error = WSAECONNRESET;
+}
+
+/* A plain recv's reset (e), or its end of stream: the end of a connection
+ * that was reset is that reset again. */
+static int plain_recv_end(SOCKET s, int e)
+{
+    int wsa_error = e ? WSAECONNRESET : 0;
+    if (ws_lock_core() == 0) {
+        ws_sock *ws = ws_peek(s);
+        if (e)
+            heard_reset(ws);
+        if (ws && ws->abort_error)
+            wsa_error = ws->abort_error;
+        ws_unlock();
+    }
+    return wsa_error ? ws_fail(wsa_error) : 0;
+}
+
 static int plain_recv(SOCKET s, char *buf, int len, int flags)
 {
     ssize_t n;
     do
         n = recv(s, buf, (size_t)len, flags);
     while (n < 0 && errno == EINTR);
-    return n < 0 ? ws_fail(ws_from_errno(errno)) : (int)n;
+    int e = n < 0 ? errno : 0;
+    if (e == ECONNRESET || e == EPIPE || (n == 0 && len > 0))
+        return plain_recv_end(s, e);
+    return n < 0 ? ws_fail(ws_from_errno(e)) : (int)n;
 }
 
 int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
@@ -51,11 +80,13 @@ int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
         /* Re-enabling, even when the call fails: the record is cleared too. */
         ws->pending &= (uint16_t) ~((flags & MSG_OOB) ? FD_OOB : FD_READ);
         ptrdiff_t n = netev_recv(G.loop, s, buf, (size_t)len, flags);
+        int reset = n == NETEV_ECONNRESET || n == NETEV_EPIPE;
+        if (reset)
+            heard_reset(ws);
         int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
         int abort_error = ws->abort_error;
         ws_unlock();
-        /* Linux reports a reset once, then end of stream; Windows keeps failing. */
-        if ((n == 0 && len > 0) || n == NETEV_ECONNRESET)
+        if ((n == 0 && len > 0) || reset)
             return abort_error ? ws_fail(abort_error) : n == 0 ? 0 : ws_fail(WSAECONNRESET);
         if (n >= 0)
             return (int)n;
@@ -81,7 +112,12 @@ static int plain_send(SOCKET s, const char *buf, int len, int flags)
     do
         n = send(s, buf, (size_t)len, flags | MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    return n < 0 ? ws_fail(ws_from_errno(errno)) : (int)n;
+    int e = n < 0 ? errno : 0;
+    if (e == ECONNRESET && ws_lock_core() == 0) {
+        heard_reset(ws_peek(s));
+        ws_unlock();
+    }
+    return n < 0 ? ws_fail(ws_from_errno(e)) : (int)n;
 }
 
 int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
@@ -105,6 +141,8 @@ int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
             return total + n;
         }
         ptrdiff_t n = netev_send(G.loop, s, buf + total, (size_t)(len - total), flags);
+        if (n == NETEV_ECONNRESET)
+            heard_reset(ws);
         /* A send that fell short re-enables FD_WRITE; a complete one leaves a
          * recorded FD_WRITE alone (§5 C6). */
         if (n == NETEV_EAGAIN || (n >= 0 && n < len - total))

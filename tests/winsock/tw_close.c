@@ -158,6 +158,94 @@ TEST(f7_peer_reset)
     ws_end();
 }
 
+#define WINE_F7 "F7", "Wine 8 reports a reset as a graceful close (error 0), and recv then returns 0"
+
+/* F7 when recv hears the reset before any wait does (Linux tells it once,
+ * to whoever asks first): recv fails with WSAECONNRESET, and again; FD_CLOSE
+ * still carries WSAECONNABORTED. */
+TEST(f7_reset_heard_by_recv_first)
+{
+    if (ws_is_wine()) {
+        ws_skip(WINE_F7);
+        return;
+    }
+    ws_begin();
+    WSAEVENT ev = WSACreateEvent();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    CHECK_WSA_OK(WSAEventSelect(s, ev, READ_MASK));
+    ws_close_with_rst(c);
+    ws_sleep_ms(50);
+    char b[4];
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_EVENTS_ERR(s, ev, FD_CLOSE, FD_CLOSE_BIT, WSAECONNABORTED);
+    CHECK_NO_EVENTS(s, ev);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(send(s, "x", 1, 0), WSAECONNRESET);
+    CHECK_WSA_OK(closesocket(s));
+    CHECK(WSACloseEvent(ev));
+    ws_end();
+}
+
+/* F7 when send hears the reset first: a recv before the next wait still
+ * fails with WSAECONNRESET (not end of stream), and FD_CLOSE carries
+ * WSAECONNABORTED. */
+TEST(f7_reset_heard_by_send_first)
+{
+    if (ws_is_wine()) {
+        ws_skip(WINE_F7);
+        return;
+    }
+    ws_begin();
+    WSAEVENT ev = WSACreateEvent();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    CHECK_WSA_OK(WSAEventSelect(s, ev, READ_MASK | FD_WRITE));
+    CHECK_EVENTS(s, ev, FD_WRITE);
+    ws_close_with_rst(c);
+    ws_sleep_ms(50);
+    char b[4];
+    CHECK_WSA_FAIL(send(s, "x", 1, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_EVENTS_ERR(s, ev, FD_CLOSE, FD_CLOSE_BIT, WSAECONNABORTED);
+    CHECK_NO_EVENTS(s, ev);
+    CHECK_WSA_FAIL(send(s, "x", 1, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_WSA_OK(closesocket(s));
+    CHECK(WSACloseEvent(ev));
+    ws_end();
+}
+
+/* The same on a blocking socket never selected: every recv and send after
+ * the peer's reset fails with WSAECONNRESET, whichever heard it first. */
+TEST(reset_on_blocking_socket)
+{
+    if (ws_is_wine()) {
+        ws_skip(WINE_F7);
+        return;
+    }
+    ws_begin();
+    SOCKET c, s;
+    char b[4];
+    ws_tcp_pair(&c, &s);
+    ws_close_with_rst(c);
+    ws_sleep_ms(50);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(send(s, "x", 1, 0), WSAECONNRESET);
+    CHECK_WSA_OK(closesocket(s));
+
+    ws_tcp_pair(&c, &s);
+    ws_close_with_rst(c);
+    ws_sleep_ms(50);
+    CHECK_WSA_FAIL(send(s, "x", 1, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(recv(s, b, sizeof b, 0), WSAECONNRESET);
+    CHECK_WSA_FAIL(send(s, "x", 1, 0), WSAECONNRESET);
+    CHECK_WSA_OK(closesocket(s));
+    ws_end();
+}
+
 /* F8: a reset before anything was enumerated: the accepted side has FD_WRITE
  * and FD_CLOSE (WSAECONNABORTED) in one enumeration; the connector has
  * FD_CONNECT and FD_WRITE with it. */
@@ -214,4 +302,5 @@ TEST(closesocket_cancels_selection)
 
 RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f3_local_shutdown_is_not_close),
           CASE(f4_close_with_unread_data), CASE(f5_closed_before_select), CASE(f6_close_selected_later),
-          CASE(f7_peer_reset), CASE(f8_reset_before_enumerating), CASE(closesocket_cancels_selection))
+          CASE(f7_peer_reset), CASE(f7_reset_heard_by_recv_first), CASE(f7_reset_heard_by_send_first),
+          CASE(reset_on_blocking_socket), CASE(f8_reset_before_enumerating), CASE(closesocket_cancels_selection))
