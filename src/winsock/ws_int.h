@@ -34,6 +34,7 @@ enum {
     WS_WR_SHUT = 1 << 4,      /* shutdown(SD_SEND or SD_BOTH) called here */
     WS_RD_SHUT = 1 << 5,      /* shutdown(SD_RECEIVE or SD_BOTH) called here */
     WS_CLOSE_HELD = 1 << 6,   /* FD_CLOSE seen from our own shutdown: held until the peer's FIN */
+    WS_CONNECTED = 1 << 7,    /* had a connection (accepted, connected, or data moved) */
 };
 
 typedef struct ws_sock {
@@ -110,6 +111,7 @@ int ws_fionread(SOCKET s);
 int ws_urgent_byte(SOCKET s); /* the pending urgent byte (peeked), -1 = none */
 int ws_accept_queue(SOCKET s);
 int ws_peer_finished(SOCKET s); /* the peer's FIN (or a reset) has arrived */
+int ws_listening(SOCKET s);
 int ws_set_fd_nonblock(SOCKET s, int on); /* 0 or errno */
 /* Windows fails a sockaddr length below its family's size with WSAEFAULT
  * (Linux truncates, or says EINVAL); 0 if the length will do. */

@@ -83,6 +83,8 @@ int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
         int reset = n == NETEV_ECONNRESET || n == NETEV_EPIPE;
         if (reset)
             heard_reset(ws);
+        if (n > 0)
+            ws->flags |= WS_CONNECTED;
         int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
         int abort_error = ws->abort_error;
         ws_unlock();
@@ -98,12 +100,38 @@ int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
     }
 }
 
-static int send_error(int wsa_error, int write_shut)
+/* Whether s ever had a connection, from what the layer saw of it.  A
+ * socket it did not make may have connected unseen: of those, only a
+ * listener is known never to have. */
+static int ever_connected(SOCKET s, const ws_sock *ws)
 {
-    /* Linux says EPIPE both after our own shutdown and after the peer went away. */
-    if (wsa_error == WSAECONNRESET && write_shut)
-        wsa_error = WSAESHUTDOWN;
-    return ws_fail(wsa_error);
+    if (ws && (ws->flags & WS_CONNECTED))
+        return 1;
+    if (ws && (ws->flags & WS_OWNED))
+        return 0;
+    return !ws_listening(s);
+}
+
+/* Why a send failed, as Windows says it (table owned; ws may be NULL).  e is
+ * the errno when it tells something apart, wsa_error the plain mapping.
+ * Linux says EPIPE after our own shutdown (Windows: WSAESHUTDOWN), after a
+ * reset already told, or in place of ECONNRESET for one after the peer's
+ * FIN (WSAECONNRESET), and on a socket that never connected, a listener
+ * included (WSAENOTCONN). */
+static int send_error(SOCKET s, ws_sock *ws, int e, int wsa_error)
+{
+    if (e == ECONNRESET)
+        heard_reset(ws);
+    if (ws && (ws->flags & WS_WR_SHUT))
+        return (e == EPIPE || e == ECONNRESET) ? WSAESHUTDOWN : wsa_error;
+    if (ws && ws->abort_error)
+        return ws->abort_error;
+    if (e != EPIPE)
+        return wsa_error;
+    if (!ever_connected(s, ws))
+        return WSAENOTCONN;
+    heard_reset(ws);
+    return WSAECONNRESET;
 }
 
 static int plain_send(SOCKET s, const char *buf, int len, int flags)
@@ -112,12 +140,20 @@ static int plain_send(SOCKET s, const char *buf, int len, int flags)
     do
         n = send(s, buf, (size_t)len, flags | MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    int e = n < 0 ? errno : 0;
-    if (e == ECONNRESET && ws_lock_core() == 0) {
-        heard_reset(ws_peek(s));
+    if (n >= 0)
+        return (int)n;
+    int e = errno, wsa_error = ws_from_errno(e);
+    if (ws_lock_core() == 0) {
+        wsa_error = send_error(s, ws_peek(s), e, wsa_error);
         ws_unlock();
     }
-    return n < 0 ? ws_fail(ws_from_errno(e)) : (int)n;
+    return ws_fail(wsa_error);
+}
+
+/* The errno behind a netev error, where send_error tells them apart. */
+static int send_errno(ptrdiff_t n)
+{
+    return n == NETEV_ECONNRESET ? ECONNRESET : n == NETEV_EPIPE ? EPIPE : 0;
 }
 
 int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
@@ -133,31 +169,28 @@ int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
         }
         ws_sock *ws = ws_peek(s);
         if (!ws || !(ws->flags & WS_IN_CORE)) {
-            int write_shut = ws && (ws->flags & WS_WR_SHUT);
             ws_unlock();
             int n = plain_send(s, buf + total, len - total, flags);
             if (n < 0)
-                return total ? total : send_error(WSAGetLastError(), write_shut);
+                return total ? total : n;
             return total + n;
         }
         ptrdiff_t n = netev_send(G.loop, s, buf + total, (size_t)(len - total), flags);
-        if (n == NETEV_ECONNRESET)
-            heard_reset(ws);
         /* A send that fell short re-enables FD_WRITE; a complete one leaves a
          * recorded FD_WRITE alone (§5 C6). */
         if (n == NETEV_EAGAIN || (n >= 0 && n < len - total))
             ws->pending &= (uint16_t)~FD_WRITE;
+        if (n > 0)
+            ws->flags |= WS_CONNECTED;
         int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
-        int write_shut = ws->flags & WS_WR_SHUT, abort_error = ws->abort_error;
+        int wsa_error = n < 0 && n != NETEV_EAGAIN ? send_error(s, ws, send_errno(n), ws_from_netev((int)n)) : 0;
         ws_unlock();
-        if (n < 0 && n != NETEV_EAGAIN && abort_error && !write_shut)
-            return total ? total : ws_fail(abort_error);
+        if (wsa_error)
+            return total ? total : ws_fail(wsa_error);
         if (n >= 0) {
             total += (int)n;
             if (total == len || !blocking)
                 return total;
-        } else if (n != NETEV_EAGAIN) {
-            return total ? total : send_error(ws_from_netev((int)n), write_shut);
         } else if (!blocking) {
             return total ? total : ws_fail(WSAEWOULDBLOCK);
         }
@@ -191,7 +224,7 @@ static SOCKET adopt_accepted(SOCKET out, WSAEVENT event, uint16_t mask, int nonb
     int err = WSAENOBUFS;
     if (!nws)
         goto fail;
-    nws->flags = WS_OWNED;
+    nws->flags = WS_OWNED | WS_CONNECTED;
     if (mask) {
         if ((err = ws_ensure_core(out, nws)))
             goto fail;
@@ -299,6 +332,7 @@ static int connect_plain(SOCKET s, const struct sockaddr *name, int namelen)
     if (ws && e == 0) {
         /* Windows records FD_CONNECT even for a blocking connect: a later
          * WSAEventSelect reports it (§5 B5). */
+        ws->flags |= WS_CONNECTED;
         ws->pending |= FD_CONNECT;
         ws->err[FD_CONNECT_BIT] = 0;
         ws->connect_error = 0;

@@ -68,6 +68,13 @@ int ws_peer_finished(SOCKET s)
 #endif
 }
 
+int ws_listening(SOCKET s)
+{
+    int on = 0;
+    socklen_t len = sizeof on;
+    return getsockopt(s, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
 int ws_set_fd_nonblock(SOCKET s, int on)
 {
     int fl = fcntl(s, F_GETFL);

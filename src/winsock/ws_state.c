@@ -173,6 +173,8 @@ void ws_absorb(const netev_event *e, int n)
         if (ev & FD_CONNECT) {
             ws->connect_error = ws->err[FD_CONNECT_BIT];
             ws->flags &= (uint16_t)~WS_CONNECTING;
+            if (!ws->connect_error)
+                ws->flags |= WS_CONNECTED;
         }
         if (G.resignal) {
             /* What this report has seen: only more than this re-signals. */

@@ -106,5 +106,33 @@ TEST(blocking_send_after_deselect)
     ws_end();
 }
 
+/* send on a socket without a connection fails with WSAENOTCONN (Linux says
+ * EPIPE, as after a reset): one never connected, blocking or selected, a
+ * listener, and one whose connect was refused. */
+TEST(send_not_connected)
+{
+    ws_begin();
+    WSAEVENT ev = WSACreateEvent();
+    SOCKADDR_IN addr;
+    SOCKET l = ws_listener(&addr);
+    SOCKET u = ws_tcp_socket();
+    CHECK_WSA_FAIL(send(u, "x", 1, 0), WSAENOTCONN);
+    CHECK_WSA_FAIL(send(l, "x", 1, 0), WSAENOTCONN);
+    CHECK_WSA_OK(WSAEventSelect(u, ev, ALL_SIX));
+    CHECK_WSA_FAIL(send(u, "x", 1, 0), WSAENOTCONN);
+    CHECK_WSA_OK(WSAEventSelect(l, ev, ALL_SIX));
+    CHECK_WSA_FAIL(send(l, "x", 1, 0), WSAENOTCONN);
+    SOCKADDR_IN closed;
+    ws_closed_port(&closed);
+    SOCKET r = ws_tcp_socket();
+    CHECK_WSA_FAIL(connect(r, (const SOCKADDR *)&closed, sizeof closed), WSAECONNREFUSED);
+    CHECK_WSA_FAIL(send(r, "x", 1, 0), WSAENOTCONN);
+    CHECK_WSA_OK(closesocket(r));
+    CHECK_WSA_OK(closesocket(u));
+    CHECK_WSA_OK(closesocket(l));
+    CHECK(WSACloseEvent(ev));
+    ws_end();
+}
+
 RUN_TESTS(CASE(c1_to_c4), CASE(c5_write_selected_later), CASE(c6_send_keeps_recorded_write),
-          CASE(blocking_send_after_deselect))
+          CASE(blocking_send_after_deselect), CASE(send_not_connected))
