@@ -129,6 +129,10 @@ int ws_close_error(int err)
 
 int ws_socket_check(SOCKET s)
 {
+    /* Closed by closesocket: the descriptor stays open only until the
+     * threads blocked on it have gone (ws_close_under_waiters). */
+    if (ws_closing(s))
+        return WSAENOTSOCK;
     int type;
     socklen_t len = sizeof type;
     if (s < 0 || getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) < 0)

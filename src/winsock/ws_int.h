@@ -35,6 +35,7 @@ enum {
     WS_RD_SHUT = 1 << 5,      /* shutdown(SD_RECEIVE or SD_BOTH) called here */
     WS_CLOSE_HELD = 1 << 6,   /* FD_CLOSE seen from our own shutdown: held until the peer's FIN */
     WS_CONNECTED = 1 << 7,    /* had a connection (accepted, connected, or data moved) */
+    WS_CLOSING = 1 << 8,      /* closesocket called while threads were blocked on it: see ws_wait_begin */
 };
 
 typedef struct ws_sock {
@@ -51,6 +52,7 @@ typedef struct ws_sock {
     int oob_seen;       /* FIONREAD: grows when a new urgent byte moves the mark */
     int oob_byte;       /* the urgent byte (peeked), -1 = none: a new one may replace it in place */
     int acc_seen;       /* accept queue length */
+    uint16_t waiting_rd, waiting_wr; /* threads blocked on it without the lock (ws_wait_begin) */
 } ws_sock;
 
 typedef struct ws_event_slot {
@@ -84,11 +86,33 @@ extern ws_state netev__ws;
 /* ws_state.c: locks, the socket table, harvesting */
 void ws_lock(void);
 void ws_unlock(void); /* wakes sleepers if any */
-int ws_lock_core(void); /* 0, or WSANOTINITIALISED (mutex not held then) */
+void ws_lock_table(void); /* the mutex, once no thread pumps: the table is ours, started or not */
+int ws_lock_core(void); /* ws_lock_table and started: 0, or WSANOTINITIALISED (mutex not held then) */
 void ws_cond_wait(const struct timespec *deadline); /* NULL = forever; mutex held */
 ws_sock *ws_peek(SOCKET s);              /* core owned; NULL if untracked */
 ws_sock *ws_get(SOCKET s);               /* core owned; creates; NULL = no memory */
 void ws_drop(SOCKET s);                  /* core owned; forgets the record */
+int ws_closing(SOCKET s);                /* core owned; closesocket was called on s (WS_CLOSING) */
+/* Core owned: the record of s for a call about it, created for a socket the
+ * layer has not seen; NULL for a descriptor that is no socket (the system
+ * call says so) or without memory (the call goes on untracked).
+ * *err = WSAENOTSOCK, and NULL, once closesocket was called on s. */
+ws_sock *ws_find(SOCKET s, int *err);
+/* A call blocks on s without the lock: in a system call, or in ws_block.
+ * closesocket from another thread meanwhile must wake it, as Windows aborts
+ * such a call, and must not free the descriptor under it, or the number
+ * could name another socket by the time it looks again.  So closesocket
+ * shuts s down and leaves the close to the last such thread
+ * (ws_close_under_waiters).  ws_wait_begin (core owned) counts the thread in;
+ * ws_wait_end takes the table again and counts it out: 0 (table owned), or
+ * WSAEINTR (s was closed) or WSANOTINITIALISED (WSACleanup came), lock
+ * released.  writer: a sender (only its wake-up needs SHUT_WR). */
+void ws_wait_begin(ws_sock *ws, int writer);
+int ws_wait_end(SOCKET s, int writer);
+/* ws_wait_begin, unlock, ws_block, ws_wait_end. */
+int ws_wait_ready(SOCKET s, ws_sock *ws, short events, int writer);
+void ws_close_under_waiters(SOCKET s, ws_sock *ws); /* core owned; closesocket with threads waiting */
+void ws_detach_waited(SOCKET s, ws_sock *ws);       /* core owned; WSACleanup: forget s, keep its waiters */
 int ws_ensure_core(SOCKET s, ws_sock *ws); /* core owned; 0 or a WSA error */
 void ws_harvest(void);                   /* core owned: take what the loop has, without blocking */
 int ws_pump(int timeout_ms);             /* mutex held, nobody pumping: block in netev_wait */

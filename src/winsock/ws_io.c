@@ -4,7 +4,9 @@
  * Sockets the loop tracks are always non-blocking underneath; Winsock's
  * blocking mode is emulated: try the non-blocking call, and while it would
  * block, wait for readiness without holding any lock.  Sockets the loop does
- * not track (never selected, never non-blocking) use the plain calls. */
+ * not track (never selected, never non-blocking) use the plain calls.  Either
+ * way a call that blocks is counted on its socket (ws_wait_begin), so that
+ * closesocket from another thread aborts it, as on Windows. */
 #define _GNU_SOURCE
 #include "ws_int.h"
 
@@ -29,74 +31,79 @@ static void heard_reset(ws_sock *ws)
         ws->abort_error = WSAECONNRESET;
 }
 
-/* A plain recv's reset (e), or its end of stream: the end of a connection
- * that was reset is that reset again. */
-static int plain_recv_end(SOCKET s, int e)
+static int blocking_call(const ws_sock *ws, int flags)
 {
-    int wsa_error = e ? WSAECONNRESET : 0;
-    if (ws_lock_core() == 0) {
-        ws_sock *ws = ws_peek(s);
-        if (e)
-            heard_reset(ws);
-        if (ws && ws->abort_error)
-            wsa_error = ws->abort_error;
-        ws_unlock();
-    }
-    return wsa_error ? ws_fail(wsa_error) : 0;
+    return !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
 }
 
-static int plain_recv(SOCKET s, char *buf, int len, int flags)
+/* A recv's outcome as Windows reports it (table owned; ws may be NULL): n
+ * bytes, or wsa_error (WSAECONNRESET: a reset, heard by this call). */
+static int recv_result(ws_sock *ws, ptrdiff_t n, int wsa_error, int len)
 {
+    if (wsa_error == WSAECONNRESET)
+        heard_reset(ws);
+    if (ws && n > 0)
+        ws->flags |= WS_CONNECTED;
+    /* The end of a stream that was reset is that reset again. */
+    if (ws && ws->abort_error && (wsa_error == WSAECONNRESET || (!wsa_error && n == 0 && len > 0)))
+        return ws_fail(ws->abort_error);
+    return wsa_error ? ws_fail(wsa_error) : (int)n;
+}
+
+/* recv on a socket the loop does not track: the system's call, which may
+ * block.  Entered with the table owned; returns with it released. */
+static int plain_recv(SOCKET s, ws_sock *ws, char *buf, int len, int flags)
+{
+    int tracked = ws != 0;
+    if (tracked)
+        ws_wait_begin(ws, 0);
+    ws_unlock();
     ssize_t n;
     do
         n = recv(s, buf, (size_t)len, flags);
     while (n < 0 && errno == EINTR);
-    int e = n < 0 ? errno : 0;
-    if (e == ECONNRESET || e == EPIPE || (n == 0 && len > 0))
-        return plain_recv_end(s, e);
-    return n < 0 ? ws_fail(ws_from_errno(e)) : (int)n;
+    int wsa_error = n < 0 ? ws_from_errno(errno) : 0;
+    if (!tracked)
+        return wsa_error ? ws_fail(wsa_error) : (int)n;
+    int err = ws_wait_end(s, 0);
+    if (err)
+        return ws_fail(err);
+    int r = recv_result(ws_peek(s), n < 0 ? 0 : n, wsa_error, len);
+    ws_unlock();
+    return r;
 }
 
 int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
 {
+    int err = ws_lock_core();
+    if (err)
+        return ws_fail(err);
+    /* An invalid call re-enables nothing and leaves the record alone (§5 D5). */
+    ws_sock *ws = 0;
+    if (len < 0 || (!buf && len > 0))
+        err = WSAEFAULT;
+    else if (flags & ~RECV_FLAGS)
+        err = WSAEINVAL;
+    else
+        ws = ws_find(s, &err);
+    if (err) {
+        ws_unlock();
+        return ws_fail(err);
+    }
     for (;;) {
-        int err = ws_lock_core();
-        if (err)
-            return ws_fail(err);
-        /* An invalid call re-enables nothing and leaves the record alone (§5 D5). */
-        if (len < 0 || (!buf && len > 0)) {
-            ws_unlock();
-            return ws_fail(WSAEFAULT);
-        }
-        if (flags & ~RECV_FLAGS) {
-            ws_unlock();
-            return ws_fail(WSAEINVAL);
-        }
-        ws_sock *ws = ws_peek(s);
-        if (!ws || !(ws->flags & WS_IN_CORE)) {
-            ws_unlock();
-            return plain_recv(s, buf, len, flags);
-        }
+        if (!ws || !(ws->flags & WS_IN_CORE))
+            return plain_recv(s, ws, buf, len, flags);
         /* Re-enabling, even when the call fails: the record is cleared too. */
         ws->pending &= (uint16_t) ~((flags & MSG_OOB) ? FD_OOB : FD_READ);
         ptrdiff_t n = netev_recv(G.loop, s, buf, (size_t)len, flags);
-        int reset = n == NETEV_ECONNRESET || n == NETEV_EPIPE;
-        if (reset)
-            heard_reset(ws);
-        if (n > 0)
-            ws->flags |= WS_CONNECTED;
-        int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
-        int abort_error = ws->abort_error;
-        ws_unlock();
-        if ((n == 0 && len > 0) || reset)
-            return abort_error ? ws_fail(abort_error) : n == 0 ? 0 : ws_fail(WSAECONNRESET);
-        if (n >= 0)
-            return (int)n;
-        if (n == NETEV_EAGAIN && blocking) {
-            ws_block(s, (flags & MSG_OOB) ? POLLPRI : POLLIN);
-            continue;
+        if (n != NETEV_EAGAIN || !blocking_call(ws, flags)) {
+            int r = recv_result(ws, n < 0 ? 0 : n, n < 0 ? ws_from_netev((int)n) : 0, len);
+            ws_unlock();
+            return r;
         }
-        return ws_fail(ws_from_netev((int)n));
+        if ((err = ws_wait_ready(s, ws, (flags & MSG_OOB) ? POLLPRI : POLLIN, 0)))
+            return ws_fail(err);
+        ws = ws_peek(s);
     }
 }
 
@@ -134,46 +141,57 @@ static int send_error(SOCKET s, ws_sock *ws, int e, int wsa_error)
     return WSAECONNRESET;
 }
 
-static int plain_send(SOCKET s, const char *buf, int len, int flags)
-{
-    ssize_t n;
-    do
-        n = send(s, buf, (size_t)len, flags | MSG_NOSIGNAL);
-    while (n < 0 && errno == EINTR);
-    if (n >= 0)
-        return (int)n;
-    int e = errno, wsa_error = ws_from_errno(e);
-    if (ws_lock_core() == 0) {
-        wsa_error = send_error(s, ws_peek(s), e, wsa_error);
-        ws_unlock();
-    }
-    return ws_fail(wsa_error);
-}
-
 /* The errno behind a netev error, where send_error tells them apart. */
 static int send_errno(ptrdiff_t n)
 {
     return n == NETEV_ECONNRESET ? ECONNRESET : n == NETEV_EPIPE ? EPIPE : 0;
 }
 
+/* send on a socket the loop does not track: the system's call, which may
+ * block.  Entered with the table owned; returns with it released. */
+static int plain_send(SOCKET s, ws_sock *ws, const char *buf, int len, int flags)
+{
+    int tracked = ws != 0;
+    if (tracked)
+        ws_wait_begin(ws, 1);
+    ws_unlock();
+    ssize_t n;
+    do
+        n = send(s, buf, (size_t)len, flags | MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    int e = n < 0 ? errno : 0;
+    if (!tracked)
+        return n < 0 ? ws_fail(send_error(s, 0, e, ws_from_errno(e))) : (int)n;
+    int err = ws_wait_end(s, 1);
+    if (err)
+        return ws_fail(err);
+    ws = ws_peek(s);
+    if (n > 0)
+        ws->flags |= WS_CONNECTED;
+    int r = n < 0 ? ws_fail(send_error(s, ws, e, ws_from_errno(e))) : (int)n;
+    ws_unlock();
+    return r;
+}
+
 int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
 {
+    int err = ws_lock_core();
+    if (err)
+        return ws_fail(err);
+    ws_sock *ws = 0;
+    if (len < 0 || (!buf && len > 0))
+        err = WSAEFAULT;
+    else
+        ws = ws_find(s, &err);
+    if (err) {
+        ws_unlock();
+        return ws_fail(err);
+    }
     int total = 0;
     for (;;) {
-        int err = ws_lock_core();
-        if (err)
-            return ws_fail(err);
-        if (len < 0 || (!buf && len > 0)) {
-            ws_unlock();
-            return ws_fail(WSAEFAULT);
-        }
-        ws_sock *ws = ws_peek(s);
         if (!ws || !(ws->flags & WS_IN_CORE)) {
-            ws_unlock();
-            int n = plain_send(s, buf + total, len - total, flags);
-            if (n < 0)
-                return total ? total : n;
-            return total + n;
+            int n = plain_send(s, ws, buf + total, len - total, flags);
+            return n < 0 ? (total ? total : n) : total + n;
         }
         ptrdiff_t n = netev_send(G.loop, s, buf + total, (size_t)(len - total), flags);
         /* A send that fell short re-enables FD_WRITE; a complete one leaves a
@@ -182,20 +200,20 @@ int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
             ws->pending &= (uint16_t)~FD_WRITE;
         if (n > 0)
             ws->flags |= WS_CONNECTED;
-        int blocking = !(ws->flags & WS_NONBLOCK) && !(flags & MSG_DONTWAIT);
-        int wsa_error = n < 0 && n != NETEV_EAGAIN ? send_error(s, ws, send_errno(n), ws_from_netev((int)n)) : 0;
-        ws_unlock();
-        if (wsa_error)
-            return total ? total : ws_fail(wsa_error);
-        if (n >= 0) {
+        int blocking = blocking_call(ws, flags);
+        int wsa_error = n < 0 && n != NETEV_EAGAIN ? send_error(s, ws, send_errno(n), ws_from_netev((int)n))
+                        : n == NETEV_EAGAIN && !blocking ? WSAEWOULDBLOCK
+                                                          : 0;
+        if (n > 0)
             total += (int)n;
-            if (total == len || !blocking)
-                return total;
-        } else if (!blocking) {
-            return total ? total : ws_fail(WSAEWOULDBLOCK);
+        if (wsa_error || total == len || !blocking) {
+            ws_unlock();
+            return total ? total : wsa_error ? ws_fail(wsa_error) : 0;
         }
         /* Blocking mode sends everything, as Windows does. */
-        ws_block(s, POLLOUT);
+        if ((err = ws_wait_ready(s, ws, POLLOUT, 1)))
+            return ws_fail(err);
+        ws = ws_peek(s);
     }
 }
 
@@ -248,61 +266,76 @@ fail:
     return accept_failed(err);
 }
 
+/* accept on a listener the loop does not track: the system's call, which
+ * may block.  Entered with the table owned; returns with it released. */
+static SOCKET plain_accept(SOCKET s, ws_sock *lws, struct sockaddr *addr, int *addrlen)
+{
+    int nonblock = lws && (lws->flags & WS_NONBLOCK), tracked = lws != 0;
+    socklen_t len = addr ? (socklen_t)*addrlen : 0;
+    if (tracked)
+        ws_wait_begin(lws, 0);
+    ws_unlock();
+    int fd;
+    do
+        fd = accept4(s, addr, addr ? &len : 0, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
+    while (fd < 0 && errno == EINTR);
+    int e = fd < 0 ? errno : 0;
+    int err = tracked ? ws_wait_end(s, 0) : ws_lock_core();
+    if (err) {
+        if (fd >= 0)
+            close(fd);
+        return accept_failed(err);
+    }
+    if (fd < 0) {
+        ws_unlock();
+        return accept_failed(ws_from_errno(e));
+    }
+    SOCKET out = adopt_accepted(fd, WSA_INVALID_EVENT, 0, nonblock);
+    ws_unlock();
+    if (out != INVALID_SOCKET && addr)
+        *addrlen = (int)len;
+    return out;
+}
+
 SOCKET netev_ws_accept(SOCKET s, struct sockaddr *addr, int *addrlen)
 {
+    int err = ws_lock_core();
+    if (err)
+        return accept_failed(err);
+    ws_sock *lws = 0;
+    if (addr && (!addrlen || *addrlen < 0))
+        err = WSAEFAULT;
+    else if (addr) /* before anything is accepted or re-enabled: the connection stays queued */
+        err = ws_sock_name_len_check(s, *addrlen);
+    if (!err)
+        lws = ws_find(s, &err);
+    if (err) {
+        ws_unlock();
+        return accept_failed(err);
+    }
     for (;;) {
-        int err = ws_lock_core();
-        if (err)
-            return accept_failed(err);
-        if (addr && (!addrlen || *addrlen < 0)) {
-            ws_unlock();
-            return accept_failed(WSAEFAULT);
-        }
-        /* Before anything is accepted or re-enabled: the connection stays queued. */
-        if (addr && (err = ws_sock_name_len_check(s, *addrlen))) {
-            ws_unlock();
-            return accept_failed(err);
-        }
-        socklen_t len = addr ? (socklen_t)*addrlen : 0;
-        ws_sock *lws = ws_peek(s);
-        if (!lws || !(lws->flags & WS_IN_CORE)) {
-            int nonblock = lws && (lws->flags & WS_NONBLOCK);
-            ws_unlock();
-            int fd;
-            do
-                fd = accept4(s, addr, addr ? &len : 0, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
-            while (fd < 0 && errno == EINTR);
-            if (fd < 0)
-                return accept_failed(ws_from_errno(errno));
-            if ((err = ws_lock_core())) {
-                close(fd);
-                return accept_failed(err);
-            }
-            SOCKET out = adopt_accepted(fd, WSA_INVALID_EVENT, 0, nonblock);
-            ws_unlock();
-            if (out != INVALID_SOCKET && addr)
-                *addrlen = (int)len;
-            return out;
-        }
+        if (!lws || !(lws->flags & WS_IN_CORE))
+            return plain_accept(s, lws, addr, addrlen);
         lws->pending &= (uint16_t)~FD_ACCEPT;
         netev_socket out;
+        socklen_t len = addr ? (socklen_t)*addrlen : 0;
         int r = netev_accept(G.loop, s, &out, addr, addr ? &len : 0);
-        WSAEVENT event = lws->event;
-        uint16_t mask = lws->mask;
         int nonblock = lws->flags & WS_NONBLOCK;
         if (r == 0) {
-            SOCKET res = adopt_accepted(out, event, mask, nonblock);
+            /* lws is not used past this call: adopting may move the table. */
+            SOCKET res = adopt_accepted(out, lws->event, lws->mask, nonblock);
             ws_unlock();
             if (res != INVALID_SOCKET && addr)
                 *addrlen = (int)len;
             return res;
         }
-        ws_unlock();
-        if (r == NETEV_EAGAIN && !nonblock) {
-            ws_block(s, POLLIN);
-            continue;
+        if (r != NETEV_EAGAIN || nonblock) {
+            ws_unlock();
+            return accept_failed(ws_from_netev(r));
         }
-        return accept_failed(ws_from_netev(r));
+        if ((err = ws_wait_ready(s, lws, POLLIN, 0)))
+            return accept_failed(err);
+        lws = ws_peek(s);
     }
 }
 
@@ -312,9 +345,12 @@ static int is_connect_outcome(int e)
            e == ECONNRESET || e == ENETDOWN;
 }
 
-/* Blocking connect on a socket the loop does not track: the plain call. */
-static int connect_plain(SOCKET s, const struct sockaddr *name, int namelen)
+/* Blocking connect on a socket the loop does not track: the plain call.
+ * Entered with the table owned; returns with it released. */
+static int connect_plain(SOCKET s, ws_sock *ws, const struct sockaddr *name, int namelen)
 {
+    ws_wait_begin(ws, 0);
+    ws_unlock();
     int e = connect(s, name, (socklen_t)namelen) < 0 ? errno : 0;
     if (e == EINTR) {
         /* The connection goes on: wait for its outcome. */
@@ -325,18 +361,18 @@ static int connect_plain(SOCKET s, const struct sockaddr *name, int namelen)
         if (getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
             e = errno;
     }
-    int err = ws_lock_core();
+    int err = ws_wait_end(s, 0);
     if (err)
         return ws_fail(err);
-    ws_sock *ws = ws_get(s);
-    if (ws && e == 0) {
+    ws = ws_peek(s);
+    if (e == 0) {
         /* Windows records FD_CONNECT even for a blocking connect: a later
          * WSAEventSelect reports it (§5 B5). */
         ws->flags |= WS_CONNECTED;
         ws->pending |= FD_CONNECT;
         ws->err[FD_CONNECT_BIT] = 0;
         ws->connect_error = 0;
-    } else if (ws && is_connect_outcome(e)) {
+    } else if (is_connect_outcome(e)) {
         ws->connect_error = ws_from_errno(e);
     }
     ws_unlock();
@@ -357,10 +393,8 @@ int netev_ws_connect(SOCKET s, const struct sockaddr *name, int namelen)
     err = WSAENOBUFS;
     if (!(ws = ws_get(s)))
         goto fail;
-    if (!(ws->flags & (WS_IN_CORE | WS_NONBLOCK))) {
-        ws_unlock();
-        return connect_plain(s, name, namelen);
-    }
+    if (!(ws->flags & (WS_IN_CORE | WS_NONBLOCK)))
+        return connect_plain(s, ws, name, namelen);
     if ((err = ws_ensure_core(s, ws)))
         goto fail;
     int r = netev_connect(G.loop, s, name, (socklen_t)namelen);
@@ -376,18 +410,12 @@ int netev_ws_connect(SOCKET s, const struct sockaddr *name, int namelen)
         goto fail;
     }
     /* Blocking mode on a socket the loop tracks: wait for FD_CONNECT's record. */
-    for (;;) {
-        ws_unlock();
-        ws_block(s, POLLOUT);
-        if ((err = ws_lock_core()))
+    do {
+        if ((err = ws_wait_ready(s, ws, POLLOUT, 0)))
             return ws_fail(err);
         ws_harvest();
-        err = WSAENOTSOCK;
-        if (!(ws = ws_peek(s)))
-            goto fail;
-        if (!(ws->flags & WS_CONNECTING))
-            break;
-    }
+        ws = ws_peek(s);
+    } while (ws->flags & WS_CONNECTING);
     err = ws->connect_error;
     ws_unlock();
     return err ? ws_fail(err) : 0;
@@ -401,9 +429,10 @@ int netev_ws_shutdown(SOCKET s, int how)
     int err = ws_lock_core();
     if (err)
         return ws_fail(err);
-    if (how < SD_RECEIVE || how > SD_BOTH) {
+    err = (how < SD_RECEIVE || how > SD_BOTH) ? WSAEINVAL : ws_closing(s) ? WSAENOTSOCK : 0;
+    if (err) {
         ws_unlock();
-        return ws_fail(WSAEINVAL);
+        return ws_fail(err);
     }
     int r = shutdown(s, how);
     int e = r < 0 ? errno : 0;
@@ -428,6 +457,13 @@ int closesocket(SOCKET s)
     }
     ws_sock *ws = ws_peek(s);
     int r = 0;
+    if (ws && (ws->waiting_rd || ws->waiting_wr)) {
+        /* Threads are blocked on it: Windows aborts their calls.  Wake
+         * them; the last one closes the descriptor. */
+        ws_close_under_waiters(s, ws);
+        ws_unlock();
+        return 0;
+    }
     if (ws && (ws->flags & WS_IN_CORE))
         r = netev_close(G.loop, s) ? -1 : 0;
     else if (close(s) < 0 && errno != EINTR) /* Linux closes even on EINTR: never retry */

@@ -46,7 +46,8 @@ int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpN
         return ws_fail(err);
     ws_event_slot *ev = 0;
     ws_sock *ws = ws_peek(s);
-    if (!ws && (err = ws_socket_check(s))) /* a tracked socket is known to be one */
+    /* A tracked socket is known to be one, unless closesocket was called. */
+    if ((!ws || (ws->flags & WS_CLOSING)) && (err = ws_socket_check(s)))
         goto fail;
     err = WSAEFAULT;
     if (!lpNetworkEvents)

@@ -73,6 +73,10 @@ int netev_ws_listen(SOCKET s, int backlog)
     int err = ws_lock_core();
     if (err)
         return ws_fail(err);
+    if (ws_closing(s)) {
+        ws_unlock();
+        return ws_fail(WSAENOTSOCK);
+    }
     int r = listen(s, backlog);
     int e = r < 0 ? errno : 0;
     ws_sock *ws = ws_peek(s);
@@ -171,6 +175,10 @@ int netev_ws_getsockopt(SOCKET s, int level, int optname, char *optval, int *opt
         int err = ws_lock_core();
         if (err)
             return ws_fail(err);
+        if (ws_closing(s)) {
+            ws_unlock();
+            return ws_fail(WSAENOTSOCK);
+        }
         ws_sock *ws = ws_peek(s);
         if (ws && (ws->flags & WS_IN_CORE))
             ws_harvest(); /* a connect's outcome may be waiting */

@@ -43,28 +43,48 @@ int WSAStartup(WORD wVersionRequested, LPWSADATA lpWSAData)
     return 0;
 }
 
+/* The last WSACleanup: as on Windows, sockets still open are closed (those
+ * the layer did not make are only forgotten).  A socket threads are blocked
+ * on is closed as closesocket does it, by the last of them: its record, and
+ * so the table, outlive the loop until then (ws_wait_end). */
+static void forget_sockets(void)
+{
+    int kept = 0;
+    for (SOCKET s = 0; s < G.nsocks; s++) {
+        ws_sock *ws = ws_peek(s);
+        if (!ws)
+            continue;
+        if (ws->waiting_rd || ws->waiting_wr) {
+            if ((ws->flags & WS_OWNED) && !(ws->flags & WS_CLOSING))
+                ws_close_under_waiters(s, ws);
+            else if (!(ws->flags & WS_CLOSING))
+                ws_detach_waited(s, ws);
+            kept = 1;
+            continue;
+        }
+        if (ws->flags & WS_OWNED)
+            netev_close(G.loop, s);
+        else if (ws->flags & WS_IN_CORE)
+            netev_forget(G.loop, s);
+        ws_drop(s);
+    }
+    /* No record holds a close any more: a count left over would make every
+     * wait of a later WSAStartup wake every 50 ms for good. */
+    G.held_closes = 0;
+    if (!kept) {
+        free(G.socks);
+        G.socks = 0;
+        G.nsocks = 0;
+    }
+}
+
 int WSACleanup(void)
 {
     int err = ws_lock_core();
     if (err)
         return ws_fail(err);
     if (--G.started == 0) {
-        /* As on Windows, sockets still open are closed. */
-        for (SOCKET s = 0; s < G.nsocks; s++) {
-            ws_sock *ws = ws_peek(s);
-            if (!ws)
-                continue;
-            if (ws->flags & WS_OWNED)
-                netev_close(G.loop, s);
-            else if (ws->flags & WS_IN_CORE)
-                netev_forget(G.loop, s);
-        }
-        /* No record is left, so no close is held: a count left over would
-         * make every wait of a later WSAStartup wake every 50 ms for good. */
-        G.held_closes = 0;
-        free(G.socks);
-        G.socks = 0;
-        G.nsocks = 0;
+        forget_sockets();
         netev_loop_free(G.loop);
         G.loop = 0;
         G.resignal = 0;

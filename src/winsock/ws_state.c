@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 ws_state netev__ws = {.mu = PTHREAD_MUTEX_INITIALIZER};
 #define G netev__ws
@@ -46,7 +47,7 @@ void ws_cond_wait(const struct timespec *deadline)
     G.sleepers--;
 }
 
-int ws_lock_core(void)
+void ws_lock_table(void)
 {
     ws_lock();
     while (G.pumping) {
@@ -56,6 +57,11 @@ int ws_lock_core(void)
         ws_cond_wait(NULL);
         G.core_waiters--;
     }
+}
+
+int ws_lock_core(void)
+{
+    ws_lock_table();
     if (!G.started) {
         ws_unlock();
         return WSANOTINITIALISED;
@@ -97,6 +103,108 @@ void ws_drop(SOCKET s)
             G.held_closes--;
         memset(&G.socks[s], 0, sizeof G.socks[s]);
     }
+}
+
+int ws_closing(SOCKET s)
+{
+    ws_sock *ws = ws_peek(s);
+    return ws && (ws->flags & WS_CLOSING);
+}
+
+ws_sock *ws_find(SOCKET s, int *err)
+{
+    *err = 0;
+    ws_sock *ws = ws_peek(s);
+    if (ws && (ws->flags & WS_CLOSING)) {
+        *err = WSAENOTSOCK;
+        return 0;
+    }
+    if (!ws && ws_socket_check(s) == 0)
+        ws = ws_get(s);
+    return ws;
+}
+
+void ws_wait_begin(ws_sock *ws, int writer)
+{
+    if (writer)
+        ws->waiting_wr++;
+    else
+        ws->waiting_rd++;
+}
+
+/* A table the last WSACleanup had to keep for waiting threads goes with the last of them. */
+static void free_table_if_unused(void)
+{
+    for (SOCKET s = 0; s < G.nsocks; s++)
+        if (G.socks[s].used)
+            return;
+    free(G.socks);
+    G.socks = 0;
+    G.nsocks = 0;
+}
+
+int ws_wait_end(SOCKET s, int writer)
+{
+    ws_lock_table();
+    ws_sock *ws = ws_peek(s);
+    if (!ws) { /* not reached: the number stays ours while we wait */
+        ws_unlock();
+        return WSAEINTR;
+    }
+    if (writer)
+        ws->waiting_wr--;
+    else
+        ws->waiting_rd--;
+    int last = !ws->waiting_rd && !ws->waiting_wr;
+    int err = (ws->flags & WS_CLOSING) ? WSAEINTR : !G.started ? WSANOTINITIALISED : 0;
+    if (!err)
+        return 0;
+    if (last && (ws->flags & WS_CLOSING))
+        close(s); /* closesocket's close, left to us; Linux closes even on EINTR */
+    if (last) {
+        ws_drop(s);
+        if (!G.started)
+            free_table_if_unused();
+    }
+    ws_unlock();
+    return err;
+}
+
+int ws_wait_ready(SOCKET s, ws_sock *ws, short events, int writer)
+{
+    ws_wait_begin(ws, writer);
+    ws_unlock();
+    ws_block(s, events);
+    return ws_wait_end(s, writer);
+}
+
+/* Forgets all the record of s says but the threads waiting on it, and gives it these flags. */
+static void keep_waiters_only(SOCKET s, ws_sock *ws, uint16_t flags)
+{
+    if (ws->flags & WS_IN_CORE)
+        netev_forget(G.loop, s);
+    uint16_t rd = ws->waiting_rd, wr = ws->waiting_wr;
+    ws_drop(s);
+    ws = ws_get(s); /* s is in the table: no allocation, no failure */
+    ws->flags = flags;
+    ws->waiting_rd = rd;
+    ws->waiting_wr = wr;
+}
+
+void ws_close_under_waiters(SOCKET s, ws_sock *ws)
+{
+    /* SHUT_RD wakes a recv (end of stream), an accept and a connect (Linux
+     * disconnects a listener or a connecting socket on any shutdown, for
+     * this very use) and a wait for readability, and sends nothing; SHUT_WR
+     * wakes a sender but sends a FIN first, which would come before the
+     * reset of an abortive close: only when a sender waits. */
+    shutdown(s, ws->waiting_wr ? SHUT_RDWR : SHUT_RD);
+    keep_waiters_only(s, ws, WS_CLOSING);
+}
+
+void ws_detach_waited(SOCKET s, ws_sock *ws)
+{
+    keep_waiters_only(s, ws, 0);
 }
 
 int ws_ensure_core(SOCKET s, ws_sock *ws)

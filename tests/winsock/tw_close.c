@@ -1,5 +1,8 @@
-/* Research §5 F: FD_CLOSE. */
+/* Research §5 F: FD_CLOSE; and closesocket. */
 #include "ws_util.h"
+
+#include <stdatomic.h>
+#include <string.h>
 
 #define READ_MASK (FD_ACCEPT | FD_CLOSE | FD_CONNECT | FD_OOB | FD_READ)
 #define ALL_SIX (FD_READ | FD_WRITE | FD_OOB | FD_ACCEPT | FD_CONNECT | FD_CLOSE)
@@ -300,7 +303,178 @@ TEST(closesocket_cancels_selection)
     ws_end();
 }
 
+/* A call that blocks in another thread until closesocket aborts it. */
+typedef struct blocked_call {
+    SOCKET s;
+    char op; /* 'r' recv, 's' send, 'a' accept */
+    int failed, error, n;
+    char buf[16];
+    atomic_int done;
+} blocked_call;
+
+static void blocked_call_run(void *arg)
+{
+    blocked_call *b = arg;
+    static char chunk[1 << 20];
+    if (b->op == 'a') {
+        SOCKET a = accept(b->s, NULL, NULL);
+        b->failed = a == INVALID_SOCKET;
+        if (!b->failed)
+            closesocket(a);
+    } else {
+        b->n = b->op == 'r' ? recv(b->s, b->buf, (int)sizeof b->buf, 0) : send(b->s, chunk, (int)sizeof chunk, 0);
+        b->failed = b->n == SOCKET_ERROR;
+    }
+    b->error = b->failed ? WSAGetLastError() : 0;
+    atomic_store(&b->done, 1);
+}
+
+static int cleanup_instead(SOCKET s)
+{
+    (void)s;
+    return WSACleanup();
+}
+
+/* Starts the call in a thread, gives it time to block, closes its socket
+ * (closesocket, or close_fn), and waits (bounded) for the call to return: it
+ * must fail with WSAEINTR.  If it stays blocked, the failure ends the
+ * process, and the thread with it. */
+static void check_close_aborts_with(SOCKET s, char op, int (*close_fn)(SOCKET), const char *file, int line)
+{
+    blocked_call b;
+    memset(&b, 0, sizeof b);
+    b.s = s;
+    b.op = op;
+    atomic_init(&b.done, 0);
+    ws_thread *t = ws_thread_start(blocked_call_run, &b);
+    ws_sleep_ms(100 * ws_slow());
+    if (atomic_load(&b.done))
+        check_fail(file, line, "the %c call did not block (returned %d, error %d)", op, b.n, b.error);
+    long long t0 = ws_now_ms();
+    if (close_fn(s) != 0)
+        check_fail(file, line, "closing failed: %d", WSAGetLastError());
+    while (!atomic_load(&b.done) && ws_now_ms() - t0 < 2000 * ws_slow())
+        ws_sleep_ms(5);
+    if (!atomic_load(&b.done))
+        check_fail(file, line, "the %c call is still blocked 2 s after closesocket", op);
+    ws_thread_join(t);
+    if (!b.failed || b.error != WSAEINTR)
+        check_fail(file, line, "the %c call returned %d (error %d, data '%.*s'); expected SOCKET_ERROR/WSAEINTR", op,
+                   b.n, b.error, b.n > 0 && op == 'r' ? b.n : 0, b.buf);
+}
+
+static int close_socket(SOCKET s)
+{
+    return closesocket(s);
+}
+
+static void check_close_aborts(SOCKET s, char op, const char *file, int line)
+{
+    check_close_aborts_with(s, op, close_socket, file, line);
+}
+
+/* The peer sees the connection end (recv 0) within a bounded wait. */
+static void check_peer_sees_end(SOCKET c, const char *file, int line)
+{
+    ws_set_nonblocking(c, 1);
+    long long t0 = ws_now_ms();
+    char x;
+    int r;
+    while ((r = recv(c, &x, 1, 0)) == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK &&
+           ws_now_ms() - t0 < 2000 * ws_slow())
+        ws_sleep_ms(5);
+    if (r != 0)
+        check_fail(file, line, "the peer's recv returned %d (error %d), not the end of the stream", r,
+                   r == SOCKET_ERROR ? WSAGetLastError() : 0);
+}
+
+/* closesocket from another thread aborts a recv blocked on the socket: it
+ * fails with WSAEINTR, and the peer sees the connection end.  A socket never
+ * selected: the recv blocks in the system. */
+TEST(closesocket_aborts_blocked_recv)
+{
+    ws_begin();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    check_close_aborts(s, 'r', __FILE__, __LINE__);
+    check_peer_sees_end(c, __FILE__, __LINE__);
+    CHECK_WSA_OK(closesocket(c));
+    ws_end();
+}
+
+/* The same for the layer's own blocking emulation (selected, deselected and
+ * made blocking again); and the aborted recv never reads the sockets
+ * opened right after, which may take its number. */
+TEST(closesocket_aborts_emulated_blocking_recv)
+{
+    ws_begin();
+    SOCKET c, s, c2, s2;
+    ws_tcp_pair(&c, &s);
+    CHECK_WSA_OK(WSAEventSelect(s, NULL, 0));
+    ws_set_nonblocking(s, 0);
+    blocked_call b;
+    memset(&b, 0, sizeof b);
+    b.s = s;
+    b.op = 'r';
+    atomic_init(&b.done, 0);
+    ws_thread *t = ws_thread_start(blocked_call_run, &b);
+    ws_sleep_ms(100 * ws_slow());
+    CHECK(!atomic_load(&b.done));
+    CHECK_WSA_OK(closesocket(s));
+    ws_tcp_pair(&c2, &s2);
+    ws_send_all(c2, "NEWSOCK", 7);
+    ws_send_all(s2, "NEWSOCK", 7);
+    long long t0 = ws_now_ms();
+    while (!atomic_load(&b.done) && ws_now_ms() - t0 < 2000 * ws_slow())
+        ws_sleep_ms(5);
+    CHECK(atomic_load(&b.done));
+    ws_thread_join(t);
+    if (!b.failed || b.error != WSAEINTR)
+        check_fail(__FILE__, __LINE__, "recv returned %d (error %d, data '%.*s'); expected SOCKET_ERROR/WSAEINTR", b.n,
+                   b.error, b.n > 0 ? b.n : 0, b.buf);
+    check_peer_sees_end(c, __FILE__, __LINE__);
+    CHECK_WSA_OK(closesocket(c));
+    CHECK_WSA_OK(closesocket(c2));
+    CHECK_WSA_OK(closesocket(s2));
+    ws_end();
+}
+
+/* closesocket aborts a blocked accept, and a send blocked on a full buffer. */
+TEST(closesocket_aborts_blocked_accept_and_send)
+{
+    ws_begin();
+    SOCKADDR_IN addr;
+    SOCKET l = ws_listener(&addr);
+    check_close_aborts(l, 'a', __FILE__, __LINE__);
+
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    ws_set_nonblocking(s, 1);
+    ws_fill(s);
+    ws_set_nonblocking(s, 0);
+    check_close_aborts(s, 's', __FILE__, __LINE__);
+    CHECK_WSA_OK(closesocket(c));
+    ws_end();
+}
+
+/* The last WSACleanup closes a socket a thread is blocked on as closesocket
+ * does: the call fails with WSAEINTR, and the descriptor is closed once it
+ * has returned (the harness counts descriptors). */
+TEST(cleanup_aborts_blocked_recv)
+{
+    if (ws_started_elsewhere()) {
+        ws_skip("WSACleanup aborts a blocked recv", "this process holds another WSAStartup: the last WSACleanup is not ours");
+        return;
+    }
+    ws_begin();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    check_close_aborts_with(s, 'r', cleanup_instead, __FILE__, __LINE__);
+}
+
 RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f3_local_shutdown_is_not_close),
           CASE(f4_close_with_unread_data), CASE(f5_closed_before_select), CASE(f6_close_selected_later),
           CASE(f7_peer_reset), CASE(f7_reset_heard_by_recv_first), CASE(f7_reset_heard_by_send_first),
-          CASE(reset_on_blocking_socket), CASE(f8_reset_before_enumerating), CASE(closesocket_cancels_selection))
+          CASE(reset_on_blocking_socket), CASE(f8_reset_before_enumerating), CASE(closesocket_cancels_selection),
+          CASE(closesocket_aborts_blocked_recv), CASE(closesocket_aborts_emulated_blocking_recv),
+          CASE(closesocket_aborts_blocked_accept_and_send), CASE(cleanup_aborts_blocked_recv))
