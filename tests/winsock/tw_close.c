@@ -329,6 +329,20 @@ static void blocked_call_run(void *arg)
     atomic_store(&b->done, 1);
 }
 
+/* The aborted call failed with WSAEINTR (Wine: failed). */
+static void check_aborted(const blocked_call *b, const char *file, int line)
+{
+    if (b->failed && b->error != WSAEINTR && ws_is_wine()) {
+        char why[128];
+        snprintf(why, sizeof why, "Wine 8 fails the %c call with error %d, not Windows' WSAEINTR", b->op, b->error);
+        ws_skip("the error of a call closesocket aborted", why);
+        return;
+    }
+    if (!b->failed || b->error != WSAEINTR)
+        check_fail(file, line, "the %c call returned %d (error %d, data '%.*s'); expected SOCKET_ERROR/WSAEINTR", b->op,
+                   b->n, b->error, b->n > 0 && b->op == 'r' ? b->n : 0, b->buf);
+}
+
 static int cleanup_instead(SOCKET s)
 {
     (void)s;
@@ -358,9 +372,7 @@ static void check_close_aborts_with(SOCKET s, char op, int (*close_fn)(SOCKET), 
     if (!atomic_load(&b.done))
         check_fail(file, line, "the %c call is still blocked 2 s after closesocket", op);
     ws_thread_join(t);
-    if (!b.failed || b.error != WSAEINTR)
-        check_fail(file, line, "the %c call returned %d (error %d, data '%.*s'); expected SOCKET_ERROR/WSAEINTR", op,
-                   b.n, b.error, b.n > 0 && op == 'r' ? b.n : 0, b.buf);
+    check_aborted(&b, file, line);
 }
 
 static int close_socket(SOCKET s)
@@ -429,9 +441,7 @@ TEST(closesocket_aborts_emulated_blocking_recv)
         ws_sleep_ms(5);
     CHECK(atomic_load(&b.done));
     ws_thread_join(t);
-    if (!b.failed || b.error != WSAEINTR)
-        check_fail(__FILE__, __LINE__, "recv returned %d (error %d, data '%.*s'); expected SOCKET_ERROR/WSAEINTR", b.n,
-                   b.error, b.n > 0 ? b.n : 0, b.buf);
+    check_aborted(&b, __FILE__, __LINE__);
     check_peer_sees_end(c, __FILE__, __LINE__);
     CHECK_WSA_OK(closesocket(c));
     CHECK_WSA_OK(closesocket(c2));
@@ -447,13 +457,17 @@ TEST(closesocket_aborts_blocked_accept_and_send)
     SOCKET l = ws_listener(&addr);
     check_close_aborts(l, 'a', __FILE__, __LINE__);
 
-    SOCKET c, s;
-    ws_tcp_pair(&c, &s);
-    ws_set_nonblocking(s, 1);
-    ws_fill(s);
-    ws_set_nonblocking(s, 0);
-    check_close_aborts(s, 's', __FILE__, __LINE__);
-    CHECK_WSA_OK(closesocket(c));
+    if (ws_is_wine()) {
+        ws_skip("closesocket aborts a blocked send", "Wine 8 leaves a send blocked on a full buffer blocked (observed)");
+    } else {
+        SOCKET c, s;
+        ws_tcp_pair(&c, &s);
+        ws_set_nonblocking(s, 1);
+        ws_fill(s);
+        ws_set_nonblocking(s, 0);
+        check_close_aborts(s, 's', __FILE__, __LINE__);
+        CHECK_WSA_OK(closesocket(c));
+    }
     ws_end();
 }
 

@@ -111,6 +111,10 @@ TEST(blocking_send_after_deselect)
  * listener, and one whose connect was refused. */
 TEST(send_not_connected)
 {
+    if (ws_is_wine()) {
+        ws_skip("send without a connection", "Wine 8 maps Linux's EPIPE to WSAECONNRESET (observed); Windows documents WSAENOTCONN");
+        return;
+    }
     ws_begin();
     WSAEVENT ev = WSACreateEvent();
     SOCKADDR_IN addr;
