@@ -73,23 +73,33 @@ static int plain_recv(SOCKET s, ws_sock *ws, char *buf, int len, int flags)
     return r;
 }
 
-int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
+/* What recv and send do first: lock, check the arguments, find s's record
+ * (NULL for a socket the layer does not know).  On a bad call the lock is
+ * released and the Winsock error returned, with nothing touched: an invalid
+ * call re-enables nothing and leaves the record alone (§5 D5). */
+static int io_begin(SOCKET s, const char *buf, int len, int bad_flags, ws_sock **ws)
 {
+    *ws = 0;
     int err = ws_lock_core();
     if (err)
-        return ws_fail(err);
-    /* An invalid call re-enables nothing and leaves the record alone (§5 D5). */
-    ws_sock *ws = 0;
+        return err;
     if (len < 0 || (!buf && len > 0))
         err = WSAEFAULT;
-    else if (flags & ~RECV_FLAGS)
+    else if (bad_flags)
         err = WSAEINVAL;
     else
-        ws = ws_find(s, &err);
-    if (err) {
+        *ws = ws_find(s, &err);
+    if (err)
         ws_unlock();
+    return err;
+}
+
+int netev_ws_recv(SOCKET s, char *buf, int len, int flags)
+{
+    ws_sock *ws;
+    int err = io_begin(s, buf, len, flags & ~RECV_FLAGS, &ws);
+    if (err)
         return ws_fail(err);
-    }
     for (;;) {
         if (!ws || !(ws->flags & WS_IN_CORE))
             return plain_recv(s, ws, buf, len, flags);
@@ -175,18 +185,10 @@ static int plain_send(SOCKET s, ws_sock *ws, const char *buf, int len, int flags
 
 int netev_ws_send(SOCKET s, const char *buf, int len, int flags)
 {
-    int err = ws_lock_core();
+    ws_sock *ws;
+    int err = io_begin(s, buf, len, 0, &ws);
     if (err)
         return ws_fail(err);
-    ws_sock *ws = 0;
-    if (len < 0 || (!buf && len > 0))
-        err = WSAEFAULT;
-    else
-        ws = ws_find(s, &err);
-    if (err) {
-        ws_unlock();
-        return ws_fail(err);
-    }
     int total = 0;
     for (;;) {
         if (!ws || !(ws->flags & WS_IN_CORE)) {
