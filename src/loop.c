@@ -132,9 +132,7 @@ static int register_socket(netev_loop *loop, netev_socket s, int known_state, ne
         return err;
     }
     if (dead_err) {
-        /* The connection is already over: CLOSE with its error, and nothing else. */
-        sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
-        netev__record(loop, sk, NETEV_CLOSE, dead_err);
+        netev__connection_over(loop, sk, dead_err); /* already over: CLOSE with its error, nothing else */
     } else if (state == NETEV__CONNECTED || state == NETEV__DATAGRAM) {
         /* WRITE is recorded when a socket is first seen connected (and for datagram sockets). */
         netev__record(loop, sk, NETEV_WRITE, 0);

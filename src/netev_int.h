@@ -187,6 +187,13 @@ static inline int32_t netev__slot(const netev_loop *loop, const netev__sock *sk)
     return (int32_t)(sk - loop->socks);
 }
 void netev__record(netev_loop *loop, netev__sock *sk, unsigned bit, int err);
+/* The connection is over (reset, fatal error, both directions shut): CLOSE
+ * with err, and nothing left to watch or read. */
+static inline void netev__connection_over(netev_loop *loop, netev__sock *sk, int err)
+{
+    sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+    netev__record(loop, sk, NETEV_CLOSE, err);
+}
 static inline void netev__changed(netev_loop *loop, netev_socket s, netev__sock *sk)
 {
     if (loop->backend->update)

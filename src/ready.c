@@ -30,9 +30,7 @@ static void connected_ready(netev_loop *loop, netev_socket s, netev__sock *sk, u
     if (r & (NETEV__ERR | NETEV__HUP)) {
         int e = netev__so_error(s);
         if (e || (r & NETEV__HUP)) {
-            /* Reset, fatal error, or both directions shut: the connection is over. */
-            sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
-            netev__record(loop, sk, NETEV_CLOSE, e ? close_error(e) : 0);
+            netev__connection_over(loop, sk, e ? close_error(e) : 0); /* reset, fatal error, or both sides shut */
         }
     }
     if ((r & NETEV__RDHUP) && !(sk->flags & NETEV__F_RD_EOF)) {
@@ -71,8 +69,7 @@ static void connecting_ready(netev_loop *loop, netev_socket s, netev__sock *sk, 
             if (outcome == NETEV_CONNECT)
                 netev__record(loop, sk, NETEV_CONNECT, 0);
             netev__record(loop, sk, NETEV_WRITE, 0);
-            sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
-            netev__record(loop, sk, NETEV_CLOSE, NETEV_ECONNRESET);
+            netev__connection_over(loop, sk, NETEV_ECONNRESET);
             return;
         }
         sk->state = NETEV__FAILED;

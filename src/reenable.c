@@ -18,23 +18,16 @@ netev__sock *netev__reenable(netev_loop *loop, netev_socket s, unsigned bit)
     return sk;
 }
 
-/* The kernel tells a reset once, to whichever asks first: when a recv or
- * send heard it before a wait did, the readiness that follows shows a
- * plain hang-up.  So the call's own error is CLOSE's news. */
-static void reset_heard(netev_loop *loop, netev__sock *sk)
-{
-    sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
-    sk->flags &= ~NETEV__F_WRITE_BLOCKED;
-    netev__record(loop, sk, NETEV_CLOSE, NETEV_ECONNRESET);
-}
-
 void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len,
                       int err)
 {
     if (!sk)
         return;
+    /* The kernel tells a reset once, to whichever asks first: when a recv
+     * (or send) heard it before a wait did, the readiness that follows shows
+     * a plain hang-up.  So the call's own error is CLOSE's news. */
     if (err == NETEV_ECONNRESET && sk->state == NETEV__CONNECTED) {
-        reset_heard(loop, sk);
+        netev__connection_over(loop, sk, NETEV_ECONNRESET);
     } else if (flags & NETEV_MSG_OOB) {
         /* F_URGENT stays: normal reads stop at the mark even once the urgent
          * byte is read, so the first read after it may be short. */
@@ -73,8 +66,8 @@ void netev__send_done(netev_loop *loop, netev_socket s, int err, size_t sent, si
     if (!sk)
         return;
     if (err == NETEV_ECONNRESET) {
-        if (sk->state == NETEV__CONNECTED) {
-            reset_heard(loop, sk);
+        if (sk->state == NETEV__CONNECTED) { /* as in netev__recv_done */
+            netev__connection_over(loop, sk, NETEV_ECONNRESET);
             netev__changed(loop, s, sk);
         }
         return;
