@@ -120,7 +120,7 @@ static int listener_open(netev_loop *loop, const char *addr, int port, int share
     *out = NETEV_INVALID_SOCKET;
     struct sockaddr_storage ss;
     socklen_t len;
-    netev_socket s;
+    netev_socket s = NETEV_INVALID_SOCKET; /* set by bound_socket; gcc -O3 cannot see that */
     int err = parse_address(addr, port, &ss, &len);
     if (err || (err = bound_socket(&ss, len, shared, &s)))
         return err;
@@ -150,7 +150,7 @@ int netev_listener_probe(const char *addr, int port)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    netev_socket s;
+    netev_socket s = NETEV_INVALID_SOCKET; /* set by bound_socket; gcc -O3 cannot see that */
     int err = parse_address(addr, port, &ss, &len);
     if (err || (err = bound_socket(&ss, len, 0, &s)))
         return err;
