@@ -34,6 +34,9 @@ typedef struct echod {
     netev_socket listener;
     int out_of_fds; /* accept ran out of descriptors: said once, until one succeeds */
     echod_totals t;
+    /* The last netev_wait's array: netev_close writes to it until the loop
+     * is freed (it marks a closed socket's record), so it outlives serve(). */
+    echod_records recs;
 } echod;
 
 /* ---- signals ----
@@ -181,13 +184,13 @@ static void accept_burst(echod *d)
 }
 
 /* ---- echoing ----
- * In two phases per batch of records: every session's data is read into its
- * own part of one arena, then every echo goes out in one
- * netev_session_send_batch -- on Linux one io_uring_enter for all of them
- * instead of a send(2) each (bench/alternate.py: that is the saving a
- * completion loop makes, bench/peers/peer_uring.c).  Each record still gets
- * one recv, so a flooding client delays no one; after a peer's FIN a record
- * keeps reading to the end, a round at a time. */
+ * In two phases per pass: every session's data is read into its own part of
+ * one arena, then every echo goes out in one netev_session_send_batch -- on
+ * Linux one io_uring_enter for all of them instead of a send(2) each
+ * (bench/alternate.py: that is the saving a completion loop makes,
+ * bench/peers/peer_uring.c).  Each record gets one recv per pass, so a
+ * flooding client delays no one; after a peer's FIN the record is kept for
+ * the next pass until the stream's end is read (echod_records.c). */
 
 #define ARENA (256 * 1024)
 #define MIN_ROOM (16 * 1024) /* less room than this left: send what is read first */
@@ -218,33 +221,30 @@ static void send_echoes(echod *d, netev_event *records, echoes *out)
     out->used = 0;
 }
 
-/* Phase one for one record: what the backlog sends on WRITE, then one recv.
- * Returns 1 when the record is left with more to read (a FIN read past). */
-static int read_session(echod *d, netev_event *records, int i, int first_round, char *arena, echoes *out)
+/* Phase one for one record: what the backlog sends on WRITE, then one recv
+ * (also without READ or CLOSE: a session whose stream has ended closes
+ * there once WRITE has drained its backlog). */
+static void read_session(echod *d, netev_event *records, int i, char *arena, echoes *out)
 {
     netev_event *ev = &records[i];
-    if (first_round) {
-        ptrdiff_t r = netev_session_ready(d->tab, ev);
-        if (r < 0) {
-            session_ended(d, ev->sock, (int)r);
-            ev->events = 0;
-            return 0;
-        }
-        if (r > 0) {
-            d->t.bytes_out += (uint64_t)r;
-            if (d->opt.trace)
-                printf("Send Data = %td\n", r);
-        }
+    ptrdiff_t r = netev_session_ready(d->tab, ev);
+    if (r < 0) {
+        session_ended(d, ev->sock, (int)r);
+        ev->events = 0;
+        return;
     }
-    /* Also without READ or CLOSE in the first round: a session whose stream
-     * has ended closes there once WRITE has drained its backlog. */
-    if (!first_round && !(ev->events & (NETEV_READ | NETEV_CLOSE)))
-        return 0;
-    if (ARENA - out->used < MIN_ROOM)
+    if (r > 0) {
+        d->t.bytes_out += (uint64_t)r;
+        if (d->opt.trace)
+            printf("Send Data = %td\n", r);
+    }
+    /* Echoes sent so far are for records before this one in the batch, so
+     * sending them early keeps every session's order. */
+    if (ARENA - out->used < MIN_ROOM || out->n == BATCH)
         send_echoes(d, records, out);
     size_t room = ARENA - out->used < RECV_BUF ? ARENA - out->used : RECV_BUF;
     char *buf = arena + out->used;
-    ptrdiff_t r = netev_session_recv(d->tab, ev, buf, room);
+    r = netev_session_recv(d->tab, ev, buf, room);
     if (r < 0) {
         session_ended(d, ev->sock, (int)r);
         ev->events = 0;
@@ -256,45 +256,53 @@ static int read_session(echod *d, netev_event *records, int i, int first_round, 
         out->from[out->n++] = i;
         out->used += (size_t)r;
     }
-    return (ev->events & (NETEV_READ | NETEV_CLOSE)) != 0;
 }
 
 static void serve_records(echod *d, netev_event *records, int n)
 {
     static char arena[ARENA];
     static echoes out;
-    for (int round = 0, more = 1; more; round++) {
-        more = 0;
-        for (int i = 0; i < n; i++) {
-            netev_event *ev = &records[i];
-            if (!ev->events)
-                continue; /* its socket was closed while we walked the batch, or it is done */
-            if (ev->sock == d->listener) {
-                accept_burst(d);
-                ev->events = 0;
-                continue;
-            }
-            more |= read_session(d, records, i, round == 0, arena, &out);
+    for (int i = 0; i < n; i++) {
+        netev_event *ev = &records[i];
+        if (!ev->events)
+            continue; /* its socket was closed while we walked the batch */
+        if (ev->sock == d->listener) {
+            accept_burst(d);
+            ev->events = 0;
+            continue;
         }
-        send_echoes(d, records, &out); /* a session it ends has its events cleared: no round for it */
+        read_session(d, records, i, arena, &out);
     }
+    send_echoes(d, records, &out); /* a session it ends has its events cleared: it is not kept */
 }
 
 static int serve(echod *d)
 {
-    static netev_event records[BATCH];
-    int talking = d->opt.trace || d->opt.verbose;
+    echod_records *recs = &d->recs;
+    int talking = d->opt.trace || d->opt.verbose, status = 0;
     while (!stop_signal) {
         if (talking)
             fflush(stdout);
-        int n = netev_wait(d->loop, records, BATCH, -1);
+        netev_event *fresh = echod_records_room(recs, BATCH);
+        int room = recs->cap - recs->kept, n = 0;
+        if (!fresh) {
+            fprintf(stderr, "echod: out of memory for %d records\n", BATCH);
+            status = 1;
+            break;
+        }
+        /* Kept records have reading to do: look for new events without waiting. */
+        if (room > 0)
+            n = netev_wait(d->loop, fresh, room, recs->kept ? 0 : -1);
         if (n < 0) {
             fprintf(stderr, "echod: netev_wait: %s\n", netev_strerror(n));
-            return 1;
+            status = 1;
+            break;
         }
-        serve_records(d, records, n);
+        n = echod_records_merge(recs, n);
+        serve_records(d, recs->ev, n);
+        echod_records_keep(recs, n);
     }
-    return 0;
+    return status;
 }
 
 /* ---- start and stop ---- */
@@ -351,6 +359,7 @@ static void stop(echod *d)
     if (d->listener != NETEV_INVALID_SOCKET)
         netev_close(d->loop, d->listener);
     netev_loop_free(d->loop);
+    echod_records_free(&d->recs);
 }
 
 int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn *listening, void *arg,

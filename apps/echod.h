@@ -50,6 +50,22 @@ int echod_serve(const echod_options *o, int port, int shared, echod_listening_fn
  * the start line and the summed summary.  Returns the exit status. */
 int echod_workers(const echod_options *o);
 
+/* echod_records.c: the records of one pass -- those kept from the last
+ * (sessions still reading after the peer's FIN) at ev[0..kept), then the
+ * wait's.  room() makes space for want records after the kept ones and
+ * returns where they go (less space, cap - kept, if memory ran out; NULL
+ * before the first allocation succeeded); merge() folds the n new records of
+ * kept sockets into theirs and returns the pass's count; keep() keeps the
+ * records still holding READ or CLOSE for the next pass. */
+typedef struct echod_records {
+    netev_event *ev;
+    int cap, kept;
+} echod_records;
+netev_event *echod_records_room(echod_records *r, int want);
+int echod_records_merge(echod_records *r, int n);
+void echod_records_keep(echod_records *r, int n);
+void echod_records_free(echod_records *r);
+
 /* echod_listen.c: 0, or 1 once the reason is on stderr.  The address must
  * parse before anything listens; with --workers on a fixed port, no other
  * listener may hold the port (see there). */

@@ -12,6 +12,14 @@
  * In the steady state (nothing waiting to be sent) a READ record costs exactly
  * one recv and one send system call, and no allocation.
  *
+ * After the peer's FIN, the loop above reads to the end of the stream in one
+ * go, which with a small max_pending keeps every other session waiting.  A
+ * fair server reads once per record and keeps a record that still has
+ * NETEV_CLOSE set: the bits are the credit, so it may be passed to
+ * netev_session_ready/recv again after the next netev_wait (merged with a
+ * new record of the same socket, if the wait returns one; apps/echod.c and
+ * echod_records.c do this).
+ *
  * What a session guarantees:
  *  - bytes a send could not take at once stay in the session's backlog and go
  *    out, in order, when WRITE is reported; later sends queue behind them;

@@ -278,6 +278,67 @@ def test_half_close():
         d.stop()
 
 
+def test_fin_drain_fair():
+    """A session reading to the end of its stream after the peer's FIN keeps
+    no other client waiting, even with --max-pending at 1 byte, where the
+    drain is one byte per read: the drain must go back to the wait between
+    reads, as reading before the FIN does.  (Reading to the end in one go,
+    a round trip here waited 0.40-0.48 s.)"""
+    d = Echod("--max-pending", "1")
+    other = d.connect(timeout=30)
+    echo_ok(other, b"before")
+    s = d.connect(timeout=60)
+    n = 128 << 10
+    data = pattern(n, seed=7)
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        # The reader is a process of its own: a thread here would share the
+        # interpreter lock with the round trips and its delays would be theirs.
+        code = 1
+        try:
+            back, buf = bytearray(), bytearray(65536)
+            view = memoryview(buf)
+            while True:
+                k = s.recv_into(view)
+                if not k:
+                    break
+                back += view[:k]
+            code = 0 if bytes(back) == data else 2
+        finally:
+            os.write(done_w, b"%d" % code)
+            os._exit(0)
+    os.close(done_w)
+    os.set_blocking(done_r, False)
+    s.sendall(data)  # echod reads it a byte at a time; the FIN follows the last of it
+    s.shutdown(socket.SHUT_WR)
+    fin_at = time.monotonic()
+    worst, trips, result = 0.0, 0, b""
+    try:
+        while time.monotonic() - fin_at < 60 * CFG.slow:
+            try:
+                result = os.read(done_r, 16)
+                break
+            except BlockingIOError:
+                pass
+            t0 = time.monotonic()
+            echo_ok(other, b"ping %d" % trips)
+            worst, trips = max(worst, time.monotonic() - t0), trips + 1
+    finally:
+        if not result:
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(done_r)
+    drain = time.monotonic() - fin_at
+    print("drain after FIN %.3f s; %d round trips meanwhile, slowest %.1f ms" % (drain, trips, worst * 1000))
+    check(result == b"0", "the reader did not get the %d bytes back before EOF (%r)" % (n, result))
+    check(trips >= 10, "only %d round trips during a %.3f s drain: the test proves nothing" % (trips, drain))
+    check(worst < 0.1 * CFG.slow, "a round trip waited %.3f s behind a drain after FIN" % worst)
+    other.close()
+    s.close()
+    d.stop()
+
+
 def test_reset():
     """A reset in the middle of a stream frees the session at once and
     disturbs no other session; a send into the reset socket does not kill
