@@ -66,8 +66,8 @@ void netev_loop_free(netev_loop *loop)
     if (!loop)
         return;
     loop->backend->free(loop);
-    netev__send_ring_free(loop);
-    free(loop->send_scratch);
+    netev__ring_free(loop);
+    free(loop->batch_scratch);
     netev__os_close(loop);
     netev__zfree(loop->socks, (size_t)loop->nsocks * sizeof *loop->socks);
     free(loop->starved);

@@ -107,10 +107,10 @@ struct netev_loop {
     netev__resignal_fn resignal; /* loop option of netev_hooks.h, NULL = native rule */
     void *resignal_ctx;
     atomic_int wake_pending;
-    void *send_scratch; /* netev_send_batch's bookkeeping (send_batch.c) */
-    size_t send_scratch_cap;
-    void *send_ring;    /* its io_uring (send_ring.c), made at first use */
-    int send_ring_state; /* 0 not tried, 1 made, -1 unavailable */
+    void *batch_scratch; /* netev_send_batch's and netev_recv_batch's bookkeeping (batch.c) */
+    size_t batch_scratch_cap;
+    void *ring;          /* their io_uring (ring.c), made at first use */
+    int ring_state;      /* 0 not tried, 1 made, -1 unavailable */
 #ifdef _WIN32
     void *wake_event; /* WSAEVENT (manual reset) set by netev_wakeup */
     netev__sockmap map;
@@ -229,22 +229,28 @@ void netev__connect_done(netev_loop *loop, netev_socket s, netev__sock *sk, int 
 void netev__close_begin(netev_loop *loop, netev_socket s);
 int netev__close_done(netev_loop *loop, int err);
 
-/* send_ring.c (Linux, kernel headers 5.6 or newer: NETEV_HAVE_SEND_RING):
- * sends reqs[i] where use[i], in one io_uring_enter,
- * with netev_send's results and records.  0 when done (a result of
- * NETEV__SEND_REDO asks for a plain netev_send), -1 when there is no ring
- * (nothing was sent).  Elsewhere there never is one. */
-#define NETEV__SEND_REDO PTRDIFF_MIN
-#ifdef NETEV_HAVE_SEND_RING
+/* ring.c (Linux, kernel headers 5.6 or newer: NETEV_HAVE_RING): sends or
+ * receives reqs[i] where use[i], in one io_uring_enter, with netev_send's /
+ * netev_recv's results and records.  0 when done (a result of NETEV__REDO
+ * asks for the plain call), -1 when there is no ring (nothing was done).
+ * Elsewhere there never is one. */
+#define NETEV__REDO PTRDIFF_MIN
+#ifdef NETEV_HAVE_RING
 int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use);
-void netev__send_ring_free(netev_loop *loop);
+int netev__recv_ring(netev_loop *loop, netev_recv_req *reqs, int n, const uint8_t *use);
+void netev__ring_free(netev_loop *loop);
 #else
 static inline int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use)
 {
     (void)loop, (void)reqs, (void)n, (void)use;
     return -1;
 }
-static inline void netev__send_ring_free(netev_loop *loop)
+static inline int netev__recv_ring(netev_loop *loop, netev_recv_req *reqs, int n, const uint8_t *use)
+{
+    (void)loop, (void)reqs, (void)n, (void)use;
+    return -1;
+}
+static inline void netev__ring_free(netev_loop *loop)
 {
     (void)loop;
 }

@@ -8,18 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef NETEV_HAVE_SEND_RING /* Linux, and netev built with its io_uring */
-#include <dirent.h>
-#include <errno.h>
-#include <stddef.h>
-#include <unistd.h>
-#include <linux/filter.h>
-#include <linux/io_uring.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#endif
+#include "util_ring.h"
 
 enum { PAIRS = 4 };
 
@@ -237,37 +226,6 @@ TEST(more_than_a_ring)
     netev_loop_free(loop);
 }
 
-#ifdef NETEV_HAVE_SEND_RING
-static int io_uring_here(void)
-{
-    struct io_uring_params prm;
-    memset(&prm, 0, sizeof prm);
-    int probe = (int)syscall(__NR_io_uring_setup, 4, &prm);
-    if (probe < 0)
-        return 0;
-    close(probe);
-    return 1;
-}
-
-/* io_uring descriptors this process holds. */
-static int rings_open(void)
-{
-    int rings = 0;
-    DIR *d = opendir("/proc/self/fd");
-    CHECK(d != NULL);
-    for (struct dirent *e; (e = readdir(d));) {
-        char path[300], link[64];
-        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-        ssize_t k = readlink(path, link, sizeof link - 1);
-        if (k > 0) {
-            link[k] = 0;
-            rings += strstr(link, "io_uring") != NULL;
-        }
-    }
-    closedir(d);
-    return rings;
-}
-
 /* Two requests on two sockets; both must arrive. */
 static void batch_of_two(pairs *p, const char *a, const char *b)
 {
@@ -278,14 +236,12 @@ static void batch_of_two(pairs *p, const char *a, const char *b)
     expect_bytes(p->c[0], a);
     expect_bytes(p->c[1], b);
 }
-#endif
 
 /* Linux: where the process may make an io_uring, a batch uses one (it
  * shows in /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
 TEST(ring_used_where_available)
 {
-#ifdef NETEV_HAVE_SEND_RING
-    if (!io_uring_here()) {
+    if (!util_io_uring_here()) {
         printf("# io_uring unavailable here: the batch sends one by one\n");
         return;
     }
@@ -293,48 +249,27 @@ TEST(ring_used_where_available)
     pairs p;
     pairs_open(&p);
     batch_of_two(&p, "a", "b");
-    CHECK_EQ(rings_open(), !(off && *off && strcmp(off, "0")));
+    CHECK_EQ(util_rings_open(), !(off && *off && strcmp(off, "0")));
     pairs_close(&p);
-#endif
 }
 
 /* Linux: a ring that can be made but not entered (here a seccomp filter
  * refuses io_uring_enter, in a child process): the batch still sends every
  * request, then lets the ring go and does not try it again. */
+static void refused_ring_check(void)
+{
+    pairs p;
+    pairs_open(&p);
+    batch_of_two(&p, "a", "b");
+    CHECK_EQ(util_rings_open(), 0); /* made, refused, let go */
+    batch_of_two(&p, "c", "d");
+    CHECK_EQ(util_rings_open(), 0); /* not made again */
+    pairs_close(&p);
+}
+
 TEST(refused_ring_falls_back)
 {
-#ifdef NETEV_HAVE_SEND_RING
-    if (!io_uring_here() || util_slow() > 1) { /* valgrind does not take seccomp filters */
-        printf("# io_uring unavailable here, or under valgrind: not run\n");
-        return;
-    }
-    fflush(stdout);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        struct sock_filter f[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        };
-        struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
-        CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
-        pairs p;
-        pairs_open(&p);
-        batch_of_two(&p, "a", "b");
-        CHECK_EQ(rings_open(), 0); /* made, refused, let go */
-        batch_of_two(&p, "c", "d");
-        CHECK_EQ(rings_open(), 0); /* not made again */
-        pairs_close(&p);
-        fflush(stdout);
-        _exit(0);
-    }
-    int st;
-    CHECK(waitpid(pid, &st, 0) == pid);
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-#endif
+    util_without_ring_enter(refused_ring_check);
 }
 
 RUN_TESTS(CASE(bad_calls), CASE(complete_sends_no_write), CASE(full_socket_later_requests_not_tried),

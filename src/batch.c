@@ -1,12 +1,14 @@
-/* netev_send_batch: many sends, netev_send's results, fewer system calls.
+/* netev_send_batch and netev_recv_batch: many sends (recvs), netev_send's
+ * (netev_recv's) results, fewer system calls.
  *
- * Why: a server answering a batch of records makes one send per record, and
- * at thousands of connections the system call itself is a good part of the
- * cost.  On Linux the first request of each socket goes to the kernel in one
- * io_uring_enter (send_ring.c); everything else -- a socket's later
- * requests, odd flags, other platforms -- is a plain netev_send, in array
- * order.  Results are final when the call returns, so the event semantics
- * are netev_send's: a short send arms WRITE, a full one never does. */
+ * Why: a server serving a batch of records makes one recv and one send per
+ * record, and at thousands of connections the system call itself is a good
+ * part of the cost.  On Linux the first request of each socket goes to the
+ * kernel in one io_uring_enter (ring.c); everything else -- a socket's later
+ * requests, odd flags, other platforms -- is a plain netev_send/netev_recv,
+ * in array order.  Results are final when the call returns, so the event
+ * semantics are the plain calls': a short send arms WRITE, a full one never
+ * does; a recv re-enables READ. */
 #include "netev_int.h"
 
 #include <stdint.h>
@@ -27,14 +29,14 @@ static int scratch(netev_loop *loop, int n, uint32_t *mask, batch_sock **socks, 
     while (m < (size_t)n * 2) /* at most half full: short probes */
         m *= 2;
     size_t need = m * sizeof(batch_sock) + (size_t)n * (sizeof(uint32_t) + 1);
-    if (need > loop->send_scratch_cap) {
-        void *p = realloc(loop->send_scratch, need);
+    if (need > loop->batch_scratch_cap) {
+        void *p = realloc(loop->batch_scratch, need);
         if (!p)
             return NETEV_ENOMEM;
-        loop->send_scratch = p;
-        loop->send_scratch_cap = need;
+        loop->batch_scratch = p;
+        loop->batch_scratch_cap = need;
     }
-    *socks = loop->send_scratch;
+    *socks = loop->batch_scratch;
     *slot = (uint32_t *)(*socks + m);
     *ring = (uint8_t *)(*slot + n);
     for (size_t i = 0; i < m; i++)
@@ -95,7 +97,7 @@ int netev_send_batch(netev_loop *loop, netev_send_req *reqs, int n)
     for (int i = 0; i < n; i++) {
         batch_sock *bs = &socks[slot[i]];
         netev_send_req *r = &reqs[i];
-        if (use_ring && ring[i] && r->result != NETEV__SEND_REDO)
+        if (use_ring && ring[i] && r->result != NETEV__REDO)
             ; /* sent by the ring, records updated there */
         else if (bs->blocked)
             r->result = NETEV_EAGAIN;
@@ -103,6 +105,36 @@ int netev_send_batch(netev_loop *loop, netev_send_req *reqs, int n)
             r->result = netev_send(loop, r->sock, r->buf, r->len, r->flags);
         if (r->result < 0 || (size_t)r->result < r->len)
             bs->blocked = 1;
+    }
+    return n;
+}
+
+int netev_recv_batch(netev_loop *loop, netev_recv_req *reqs, int n)
+{
+    if (!loop || n < 0 || (n && !reqs))
+        return NETEV_EINVAL;
+    uint32_t mask, *slot;
+    batch_sock *socks;
+    uint8_t *ring;
+    int use_ring = 0;
+    /* A single recv is cheapest as itself; without memory for the
+     * bookkeeping, every request is a plain recv, in order. */
+    if (n > 1 && scratch(loop, n, &mask, &socks, &slot, &ring) == 0) {
+        for (int i = 0; i < n; i++) {
+            int fresh;
+            slot[i] = find_sock(socks, mask, reqs[i].sock, &fresh);
+            /* The ring takes a socket's first request when netev_recv would
+             * take it without question; the rest goes through netev_recv. */
+            ring[i] = (uint8_t)(fresh && reqs[i].flags == 0 && reqs[i].buf && reqs[i].len &&
+                                reqs[i].len <= UINT32_MAX && reqs[i].len <= PTRDIFF_MAX);
+            use_ring |= ring[i];
+        }
+        use_ring = use_ring && netev__recv_ring(loop, reqs, n, ring) == 0;
+    }
+    for (int i = 0; i < n; i++) {
+        netev_recv_req *r = &reqs[i];
+        if (!(use_ring && ring[i] && r->result != NETEV__REDO))
+            r->result = netev_recv(loop, r->sock, r->buf, r->len, r->flags);
     }
     return n;
 }

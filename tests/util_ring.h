@@ -1,0 +1,102 @@
+/* Test helpers for the batch calls' io_uring (src/ring.c): is there one,
+ * does this process hold one, and running a check in a child process where
+ * a seccomp filter refuses io_uring_enter.  Linux with NETEV_HAVE_RING only;
+ * elsewhere the helpers say "no ring" and run nothing. */
+#ifndef NETEV_TEST_UTIL_RING_H
+#define NETEV_TEST_UTIL_RING_H
+
+#include "util.h"
+
+#ifdef NETEV_HAVE_RING
+#include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/io_uring.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+/* 1 when this process may make an io_uring. */
+static inline int util_io_uring_here(void)
+{
+    struct io_uring_params prm;
+    memset(&prm, 0, sizeof prm);
+    int probe = (int)syscall(__NR_io_uring_setup, 4, &prm);
+    if (probe < 0)
+        return 0;
+    close(probe);
+    return 1;
+}
+
+/* io_uring descriptors this process holds. */
+static inline int util_rings_open(void)
+{
+    int rings = 0;
+    DIR *d = opendir("/proc/self/fd");
+    CHECK(d != NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        char path[300], link[64];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(path, link, sizeof link - 1);
+        if (k > 0) {
+            link[k] = 0;
+            rings += strstr(link, "io_uring") != NULL;
+        }
+    }
+    closedir(d);
+    return rings;
+}
+
+/* Runs check() in a child process whose io_uring_enter fails with EPERM
+ * (the ring can be made but not entered); the child must exit 0.  Not run
+ * (a line says so) without io_uring or under valgrind, which does not take
+ * seccomp filters. */
+static inline void util_without_ring_enter(void (*check)(void))
+{
+    if (!util_io_uring_here() || util_slow() > 1) {
+        printf("# io_uring unavailable here, or under valgrind: not run\n");
+        return;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        struct sock_filter f[] = {
+            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+        CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+        check();
+        fflush(stdout);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+#else
+static inline int util_io_uring_here(void)
+{
+    return 0;
+}
+static inline int util_rings_open(void)
+{
+    return 0;
+}
+static inline void util_without_ring_enter(void (*check)(void))
+{
+    (void)check;
+    printf("# no io_uring in this build: not run\n");
+}
+#endif
+
+#endif
