@@ -73,22 +73,31 @@ ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev)
     return sent;
 }
 
-ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len)
+/* Before a recv: whether the record allows one (1, with *len cut to the
+ * room below max_pending), or what netev_session_recv returns without one
+ * (0, in *result). */
+static int recv_plan(netev_sessions *tab, netev_event *ev, const void *buf, size_t *len, ptrdiff_t *result)
 {
     /* Refused before anything is read: a recv of 0 bytes would look like the
      * end of the stream and end a live session. */
-    if (!ev || !buf || len == 0)
-        return NETEV_EINVAL;
+    *result = NETEV_EINVAL;
+    if (!ev || !buf || *len == 0)
+        return 0;
     unsigned credit = ev->events & CREDIT;
     backlog **e = session_entry(tab, ev->sock);
-    if (!e)
-        return credit ? NETEV_EBADF : 0;
+    *result = 0;
+    if (!e) {
+        *result = credit ? NETEV_EBADF : 0;
+        return 0;
+    }
     backlog *b = *e;
     size_t pending = 0;
     if (b != IDLE) {
         if (b->flags & BACKLOG_EOF) {
             ev->events &= ~(unsigned)CREDIT;
-            return b->len ? 0 : end_session(tab, ev->sock, e, NETEV_SESSION_DONE);
+            if (!b->len)
+                *result = end_session(tab, ev->sock, e, NETEV_SESSION_DONE);
+            return 0;
         }
         pending = b->len;
     }
@@ -101,24 +110,81 @@ ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, si
         ev->events &= ~credit;
         return 0;
     }
-    if (len > tab->max_pending - pending)
-        len = tab->max_pending - pending;
-    ptrdiff_t n = netev_recv(tab->loop, ev->sock, buf, len, 0);
+    if (*len > tab->max_pending - pending)
+        *len = tab->max_pending - pending;
+    return 1;
+}
+
+/* After the recv of a planned request: what it returned (n) means for the
+ * session and the record. */
+static ptrdiff_t recv_finish(netev_sessions *tab, netev_event *ev, ptrdiff_t n)
+{
+    backlog **e = session_entry(tab, ev->sock);
+    if (!e)
+        return NETEV_EBADF; /* an earlier request of the batch ended it */
     if (n > 0) {
         /* READ allows one recv; after the peer's FIN, read on to the end. */
         ev->events &= ~(unsigned)NETEV_READ;
         return n;
     }
-    ev->events &= ~credit;
+    ev->events &= ~(unsigned)CREDIT;
     if (n == NETEV_EAGAIN)
         return 0;
     if (n < 0)
         return end_session(tab, ev->sock, e, (int)n);
     /* End of stream: close now, or once the backlog is sent. */
-    if (b == IDLE || b->len == 0)
+    if (*e == IDLE || (*e)->len == 0)
         return end_session(tab, ev->sock, e, NETEV_SESSION_DONE);
-    b->flags |= BACKLOG_EOF;
+    (*e)->flags |= BACKLOG_EOF;
     return 0;
+}
+
+ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len)
+{
+    ptrdiff_t result;
+    if (!recv_plan(tab, ev, buf, &len, &result))
+        return result;
+    return recv_finish(tab, ev, netev_recv(tab->loop, ev->sock, buf, len, 0));
+}
+
+static int recv_room(netev_sessions *tab, int n)
+{
+    if ((size_t)n <= tab->recv_cap)
+        return 0;
+    netev_recv_req *b = realloc(tab->recv_batch, (size_t)n * sizeof *b);
+    if (b)
+        tab->recv_batch = b;
+    unsigned char *k = b ? realloc(tab->recv_kind, (size_t)n) : 0;
+    if (k)
+        tab->recv_kind = k;
+    if (!b || !k)
+        return NETEV_ENOMEM;
+    tab->recv_cap = (size_t)n;
+    return 0;
+}
+
+int netev_session_recv_batch(netev_sessions *tab, netev_session_recv_req *reqs, int n)
+{
+    if (!tab || n < 0 || (n && !reqs))
+        return NETEV_EINVAL;
+    if (recv_room(tab, n)) { /* no memory for the bookkeeping: one at a time */
+        for (int i = 0; i < n; i++)
+            reqs[i].result = netev_session_recv(tab, reqs[i].ev, reqs[i].buf, reqs[i].len);
+        return n;
+    }
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        netev_session_recv_req *r = &reqs[i];
+        size_t len = r->len;
+        tab->recv_kind[i] = (unsigned char)recv_plan(tab, r->ev, r->buf, &len, &r->result);
+        if (tab->recv_kind[i])
+            tab->recv_batch[k++] = (netev_recv_req){r->ev->sock, r->buf, len, 0, 0};
+    }
+    netev_recv_batch(tab->loop, tab->recv_batch, k);
+    for (int i = 0, j = 0; i < n; i++)
+        if (tab->recv_kind[i])
+            reqs[i].result = recv_finish(tab, reqs[i].ev, tab->recv_batch[j++].result);
+    return n;
 }
 
 /* What a send that returned n means for the session: the rest of buf to

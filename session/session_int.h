@@ -39,6 +39,9 @@ struct netev_sessions {
     netev_send_req *batch; /* netev_session_send_batch's requests for the core, */
     unsigned char *batch_kind; /* and what each of the caller's is */
     size_t batch_cap;
+    netev_recv_req *recv_batch; /* the same for netev_session_recv_batch */
+    unsigned char *recv_kind;
+    size_t recv_cap;
 };
 
 /* table.c */

@@ -27,6 +27,9 @@ typedef struct server {
     netev_event ev[16];
 } server;
 
+/* Set by the *_batched cases: server_pump reads through netev_session_recv_batch. */
+static int pump_batched;
+
 static void server_open(server *sv, size_t max_pending)
 {
     memset(sv, 0, sizeof *sv);
@@ -46,6 +49,15 @@ static void server_close(server *sv)
     netev_loop_free(sv->loop);
 }
 
+/* netev_session_recv through a batch of one request. */
+static ptrdiff_t recv_one_batched(server *sv, netev_event *ev)
+{
+    netev_session_recv_req r = {ev, sv->buf, sizeof sv->buf, 12345};
+    CHECK_EQ(netev_session_recv_batch(sv->tab, &r, 1), 1);
+    CHECK(r.result != 12345);
+    return r.result;
+}
+
 /* One netev_wait batch, dispatched as echod does. */
 static void server_pump(server *sv, int timeout_ms)
 {
@@ -62,7 +74,8 @@ static void server_pump(server *sv, int timeout_ms)
         }
         CHECK(ev[i].udata == sv);
         ptrdiff_t r = netev_session_ready(sv->tab, &ev[i]);
-        while (r >= 0 && (r = netev_session_recv(sv->tab, &ev[i], sv->buf, sizeof sv->buf)) > 0)
+        while (r >= 0 && (r = pump_batched ? recv_one_batched(sv, &ev[i])
+                                           : netev_session_recv(sv->tab, &ev[i], sv->buf, sizeof sv->buf)) > 0)
             r = netev_session_send(sv->tab, ev[i].sock, sv->buf, (size_t)r);
         if (r < 0) {
             sv->ended = (int)r;
@@ -74,6 +87,7 @@ static void server_pump(server *sv, int timeout_ms)
 
 static netev_socket client_connect(server *sv, int rcvbuf)
 {
+    size_t before = netev_sessions_count(sv->tab);
     int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     CHECK(c >= 0);
     if (rcvbuf)
@@ -85,7 +99,7 @@ static netev_socket client_connect(server *sv, int rcvbuf)
     while (sv->session < 0 && util_now_us() < end)
         server_pump(sv, 10);
     CHECK(sv->session >= 0);
-    CHECK_EQ(netev_sessions_count(sv->tab), 1);
+    CHECK_EQ(netev_sessions_count(sv->tab), before + 1);
     if (rcvbuf) /* small buffers both ways: sends fall short soon */
         CHECK(setsockopt(sv->session, SOL_SOCKET, SO_SNDBUF, &rcvbuf, sizeof rcvbuf) == 0);
     util_set_blocking(c, 0);
@@ -489,7 +503,166 @@ TEST(listener_port_errors)
     close(f);
 }
 
+/* The session promises above hold with netev_session_recv_batch too. */
+TEST(promises_batched)
+{
+    pump_batched = 1;
+    test_steady_state_keeps_nothing();
+    test_partial_send_keeps_order();
+    test_back_pressure_bounds_the_backlog();
+    test_fin_after_backlog();
+    test_reset_ends_at_once();
+    pump_batched = 0;
+}
+
+/* Many sessions read in one netev_session_recv_batch (one io_uring_enter
+ * on Linux): every echo byte-exact through back-pressure, then each ends
+ * its own way -- FIN behind a backlog (DONE), reset (ECONNRESET) -- and
+ * the others go on. */
+enum { MANY = 6 };
+typedef struct many {
+    server sv; /* its loop, table and listener */
+    netev_socket c[MANY], s[MANY];
+    int ended[MANY], why[MANY];
+    char buf[MANY][16384];
+} many;
+
+static int many_index(many *m, netev_socket s)
+{
+    for (int i = 0; i < MANY; i++)
+        if (m->s[i] == s)
+            return i;
+    return -1;
+}
+
+/* One wait; one recv per record, all in one batch, then the echoes. */
+static void many_pump(many *m, int timeout_ms)
+{
+    netev_event *ev = m->sv.ev;
+    netev_session_recv_req req[16];
+    int n = netev_wait(m->sv.loop, ev, 16, timeout_ms), k = 0;
+    CHECK(n >= 0);
+    for (int i = 0; i < n; i++) {
+        int j = many_index(m, ev[i].sock);
+        if (!ev[i].events || j < 0)
+            continue;
+        ptrdiff_t r = netev_session_ready(m->sv.tab, &ev[i]);
+        if (r < 0) {
+            m->ended[j] = 1;
+            m->why[j] = (int)r;
+            continue;
+        }
+        req[k++] = (netev_session_recv_req){&ev[i], m->buf[j], sizeof m->buf[j], 12345};
+    }
+    CHECK_EQ(netev_session_recv_batch(m->sv.tab, req, k), k);
+    for (int i = 0; i < k; i++) {
+        int j = many_index(m, req[i].ev->sock);
+        ptrdiff_t r = req[i].result;
+        CHECK(r != 12345);
+        /* After the peer's FIN the record reads on to the end (CLOSE is its credit). */
+        while (r > 0 && (r = netev_session_send(m->sv.tab, m->s[j], m->buf[j], (size_t)r)) >= 0 &&
+               (req[i].ev->events & NETEV_CLOSE))
+            r = netev_session_recv(m->sv.tab, req[i].ev, m->buf[j], sizeof m->buf[j]);
+        if (r < 0) {
+            m->ended[j] = 1;
+            m->why[j] = (int)r;
+        }
+    }
+}
+
+TEST(recv_batch_many_sessions)
+{
+    static many m;
+    memset(&m, 0, sizeof m);
+    server_open(&m.sv, 65536);
+    for (int i = 0; i < MANY; i++) {
+        m.sv.session = -1;
+        m.c[i] = client_connect(&m.sv, i % 2 ? 8192 : 0);
+        m.s[i] = m.sv.session;
+    }
+    size_t sent[MANY] = {0}, got[MANY] = {0};
+    const size_t total = 1 << 20;
+    long long end = util_now_us() + 20000000LL * util_slow();
+    for (int busy = 1; busy && util_now_us() < end;) {
+        busy = 0;
+        for (int i = 0; i < MANY; i++) {
+            client_pump(m.c[i], total, &sent[i], &got[i], 1);
+            busy |= got[i] < total;
+        }
+        many_pump(&m, 1);
+    }
+    for (int i = 0; i < MANY; i++) {
+        CHECK_EQ(got[i], total);
+        CHECK(!m.ended[i]);
+    }
+    /* Ends: sessions 0-2 send more and FIN while not reading (their echo
+     * backs up behind the FIN), 3 resets, 4 and 5 go on echoing. */
+    for (int i = 0; i < 3; i++) {
+        size_t more = total + 200000;
+        while (sent[i] < more && util_now_us() < end) {
+            client_pump(m.c[i], more, &sent[i], &got[i], 0);
+            many_pump(&m, 1);
+        }
+        CHECK(shutdown(m.c[i], SHUT_WR) == 0);
+    }
+    util_rst(m.c[3]);
+    m.c[3] = NETEV_INVALID_SOCKET;
+    for (int busy = 1; busy && util_now_us() < end;) {
+        busy = 0;
+        for (int i = 0; i < MANY; i++) {
+            if (i == 3)
+                continue;
+            size_t want = i < 3 ? total + 200000 : total + 50000;
+            client_pump(m.c[i], want, &sent[i], &got[i], 1);
+            busy |= got[i] < want || (i < 3 && !m.ended[i]);
+        }
+        busy |= !m.ended[3];
+        many_pump(&m, 1);
+    }
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(got[i], total + 200000);
+        CHECK(m.ended[i]);
+        CHECK_EQ(m.why[i], NETEV_SESSION_DONE);
+    }
+    CHECK(m.ended[3]);
+    CHECK(m.why[3] == NETEV_ECONNRESET || m.why[3] == NETEV_EPIPE);
+    CHECK(!m.ended[4] && !m.ended[5]);
+    CHECK_EQ(got[4], total + 50000);
+    CHECK_EQ(netev_sessions_count(m.sv.tab), 2);
+    for (int i = 0; i < MANY; i++)
+        if (m.c[i] != NETEV_INVALID_SOCKET)
+            util_close(m.c[i]);
+    server_close(&m.sv);
+}
+
+/* Bad batches are refused; a bad request gets netev_session_recv's answer
+ * and ends nothing. */
+TEST(recv_batch_bad_calls)
+{
+    server sv;
+    server_open(&sv, 1 << 20);
+    netev_socket c = client_connect(&sv, 0);
+    netev_event ev = {.sock = sv.session, .events = NETEV_READ};
+    netev_event other = {.sock = sv.listener, .events = NETEV_READ};
+    char one;
+    netev_session_recv_req r[] = {{&ev, NULL, 1, 1}, {&ev, &one, 0, 1}, {NULL, &one, 1, 1}, {&other, &one, 1, 1}};
+    CHECK_EQ(netev_session_recv_batch(NULL, r, 1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_recv_batch(sv.tab, r, -1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_recv_batch(sv.tab, NULL, 1), NETEV_EINVAL);
+    CHECK_EQ(netev_session_recv_batch(sv.tab, NULL, 0), 0);
+    CHECK_EQ(r[0].result, 1); /* untouched */
+    CHECK_EQ(netev_session_recv_batch(sv.tab, r, 4), 4);
+    CHECK_EQ(r[0].result, NETEV_EINVAL);
+    CHECK_EQ(r[1].result, NETEV_EINVAL);
+    CHECK_EQ(r[2].result, NETEV_EINVAL);
+    CHECK_EQ(r[3].result, NETEV_EBADF); /* the listener is no session */
+    CHECK_EQ(netev_sessions_count(sv.tab), 1);
+    util_close(c);
+    server_close(&sv);
+}
+
 RUN_TESTS(CASE(steady_state_keeps_nothing), CASE(partial_send_keeps_order), CASE(send_batch_keeps_order), CASE(back_pressure_bounds_the_backlog),
           CASE(fin_after_backlog), CASE(reset_ends_at_once), CASE(free_closes_sessions_and_bad_calls),
           CASE(listener_addresses), CASE(listener_address_parsing), CASE(listener_shared),
-          CASE(listener_port_errors))
+          CASE(listener_port_errors), CASE(promises_batched), CASE(recv_batch_many_sessions),
+          CASE(recv_batch_bad_calls))

@@ -61,6 +61,8 @@ void netev_sessions_free(netev_sessions *tab)
     free(tab->pages);
     free(tab->batch);
     free(tab->batch_kind);
+    free(tab->recv_batch);
+    free(tab->recv_kind);
     free(tab);
 }
 

@@ -121,6 +121,24 @@ ptrdiff_t netev_session_ready(netev_sessions *tab, netev_event *ev);
  * is the one negative result that leaves the session open. */
 ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, size_t len);
 
+/* One netev_session_recv of a batch: the record, and buf and len as
+ * there; result is filled in with what netev_session_recv returns. */
+typedef struct netev_session_recv_req {
+    netev_event *ev;
+    void *buf;
+    size_t len;
+    ptrdiff_t result;
+} netev_session_recv_req;
+
+/* netev_session_recv for each request, its return value in result; the
+ * recvs go to the kernel together through netev_recv_batch (one system call
+ * on Linux).  Each buf must be the request's own.  One request per session
+ * (the records of one netev_wait are one per socket): a second would read
+ * without seeing what the first took, past the max_pending bound, and gets
+ * NETEV_EBADF if the first ended the session.  Returns n, or NETEV_EINVAL
+ * for a NULL tab, a negative n or NULL reqs with n > 0. */
+int netev_session_recv_batch(netev_sessions *tab, netev_session_recv_req *reqs, int n);
+
 /* Sends buf: what the socket takes now goes at once, the rest is copied to
  * the backlog (everything is, if the backlog is not empty: order is kept).
  * Returns the bytes sent at once (>= 0), or a negative value if the session
