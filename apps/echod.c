@@ -184,84 +184,88 @@ static void accept_burst(echod *d)
 }
 
 /* ---- echoing ----
- * In two phases per pass: every session's data is read into its own part of
- * one arena, then every echo goes out in one netev_session_send_batch -- on
- * Linux one io_uring_enter for all of them instead of a send(2) each
+ * A pass serves its records in chunks, each in two steps: every session's
+ * recv into its own slice of one arena, all in one netev_session_recv_batch,
+ * then every echo in one netev_session_send_batch -- on Linux two
+ * io_uring_enter for the chunk instead of a recv(2) and a send(2) per record
  * (bench/alternate.py: that is the saving a completion loop makes,
  * bench/peers/peer_uring.c).  Each record gets one recv per pass, so a
  * flooding client delays no one; after a peer's FIN the record is kept for
  * the next pass until the stream's end is read (echod_records.c). */
 
-#define ARENA (256 * 1024)
-#define MIN_ROOM (16 * 1024) /* less room than this left: send what is read first */
+#define ARENA (1024 * 1024)
+#define MIN_SLICE (4 * 1024) /* the least room a recv gets */
+#define CHUNK (ARENA / MIN_SLICE) /* recvs per chunk at most */
 
-typedef struct echoes {
-    netev_send_req req[BATCH];
-    int from[BATCH]; /* the record each echo answers */
+typedef struct chunk {
+    netev_session_recv_req recv[CHUNK];
+    netev_send_req echo[CHUNK];
+    netev_event *echo_of[CHUNK]; /* the record each echo answers */
     int n;
-    size_t used;
-} echoes;
+} chunk;
 
-static void send_echoes(echod *d, netev_event *records, echoes *out)
+static void ended(echod *d, netev_event *ev, ptrdiff_t why)
 {
-    netev_session_send_batch(d->tab, out->req, out->n);
-    for (int k = 0; k < out->n; k++) {
-        ptrdiff_t sent = out->req[k].result;
-        netev_event *ev = &records[out->from[k]];
+    session_ended(d, ev->sock, (int)why);
+    ev->events = 0; /* not kept for the next pass */
+}
+
+/* The chunk's recvs, then its echoes. */
+static void serve_chunk(echod *d, chunk *c)
+{
+    netev_session_recv_batch(d->tab, c->recv, c->n);
+    int k = 0;
+    for (int j = 0; j < c->n; j++) {
+        netev_session_recv_req *q = &c->recv[j];
+        if (q->result < 0) {
+            ended(d, q->ev, q->result);
+        } else if (q->result > 0) {
+            d->t.bytes_in += (uint64_t)q->result;
+            if (d->opt.trace)
+                printf("Recv Data = %td\n", q->result);
+            c->echo[k] = (netev_send_req){q->ev->sock, q->buf, (size_t)q->result, 0, 0};
+            c->echo_of[k++] = q->ev;
+        }
+    }
+    netev_session_send_batch(d->tab, c->echo, k);
+    for (int j = 0; j < k; j++) {
+        ptrdiff_t sent = c->echo[j].result;
         if (sent < 0) { /* the send ended the session (one echo per session here) */
-            session_ended(d, ev->sock, (int)sent);
-            ev->events = 0;
+            ended(d, c->echo_of[j], sent);
             continue;
         }
         d->t.bytes_out += (uint64_t)sent;
         if (d->opt.trace)
             printf("Send Data = %td\n", sent);
     }
-    out->n = 0;
-    out->used = 0;
+    c->n = 0;
 }
 
-/* Phase one for one record: what the backlog sends on WRITE, then one recv
- * (also without READ or CLOSE: a session whose stream has ended closes
- * there once WRITE has drained its backlog). */
-static void read_session(echod *d, netev_event *records, int i, char *arena, echoes *out)
+/* What the backlog sends on WRITE; 0 if that ended the session. */
+static int ready_session(echod *d, netev_event *ev)
 {
-    netev_event *ev = &records[i];
     ptrdiff_t r = netev_session_ready(d->tab, ev);
     if (r < 0) {
-        session_ended(d, ev->sock, (int)r);
-        ev->events = 0;
-        return;
+        ended(d, ev, r);
+        return 0;
     }
     if (r > 0) {
         d->t.bytes_out += (uint64_t)r;
         if (d->opt.trace)
             printf("Send Data = %td\n", r);
     }
-    /* Echoes sent so far are for records before this one in the batch, so
-     * sending them early keeps every session's order. */
-    if (ARENA - out->used < MIN_ROOM || out->n == BATCH)
-        send_echoes(d, records, out);
-    size_t room = ARENA - out->used < RECV_BUF ? ARENA - out->used : RECV_BUF;
-    char *buf = arena + out->used;
-    r = netev_session_recv(d->tab, ev, buf, room);
-    if (r < 0) {
-        session_ended(d, ev->sock, (int)r);
-        ev->events = 0;
-    } else if (r > 0) {
-        d->t.bytes_in += (uint64_t)r;
-        if (d->opt.trace)
-            printf("Recv Data = %td\n", r);
-        out->req[out->n] = (netev_send_req){ev->sock, buf, (size_t)r, 0, 0};
-        out->from[out->n++] = i;
-        out->used += (size_t)r;
-    }
+    return 1;
 }
 
 static void serve_records(echod *d, netev_event *records, int n)
 {
     static char arena[ARENA];
-    static echoes out;
+    static chunk c;
+    /* The arena shared by the pass's records, at least MIN_SLICE and at
+     * most RECV_BUF each: few records read much, many read in chunks. */
+    size_t slice = ARENA / (size_t)(n > 0 ? n : 1);
+    slice = slice < MIN_SLICE ? MIN_SLICE : slice > RECV_BUF ? RECV_BUF : slice;
+    int per_chunk = (int)(ARENA / slice);
     for (int i = 0; i < n; i++) {
         netev_event *ev = &records[i];
         if (!ev->events)
@@ -271,9 +275,15 @@ static void serve_records(echod *d, netev_event *records, int n)
             ev->events = 0;
             continue;
         }
-        read_session(d, records, i, arena, &out);
+        /* Also without READ or CLOSE: the recv is where a session whose
+         * stream has ended closes, once WRITE has drained its backlog. */
+        if (!ready_session(d, ev))
+            continue;
+        c.recv[c.n] = (netev_session_recv_req){ev, arena + (size_t)c.n * slice, slice, 0};
+        if (++c.n == per_chunk)
+            serve_chunk(d, &c);
     }
-    send_echoes(d, records, &out); /* a session it ends has its events cleared: it is not kept */
+    serve_chunk(d, &c); /* a session it ends has its events cleared: it is not kept */
 }
 
 static int serve(echod *d)
