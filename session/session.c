@@ -147,19 +147,21 @@ ptrdiff_t netev_session_recv(netev_sessions *tab, netev_event *ev, void *buf, si
     return recv_finish(tab, ev, netev_recv(tab->loop, ev->sock, buf, len, 0));
 }
 
-static int recv_room(netev_sessions *tab, int n)
+/* A batch call's bookkeeping grown to n: the requests for the core (size
+ * bytes each) and what each of the caller's is. */
+static int batch_room(void **reqs, size_t size, unsigned char **kind, size_t *cap, int n)
 {
-    if ((size_t)n <= tab->recv_cap)
+    if ((size_t)n <= *cap)
         return 0;
-    netev_recv_req *b = realloc(tab->recv_batch, (size_t)n * sizeof *b);
+    void *b = realloc(*reqs, (size_t)n * size);
     if (b)
-        tab->recv_batch = b;
-    unsigned char *k = b ? realloc(tab->recv_kind, (size_t)n) : 0;
+        *reqs = b;
+    unsigned char *k = b ? realloc(*kind, (size_t)n) : 0;
     if (k)
-        tab->recv_kind = k;
+        *kind = k;
     if (!b || !k)
         return NETEV_ENOMEM;
-    tab->recv_cap = (size_t)n;
+    *cap = (size_t)n;
     return 0;
 }
 
@@ -167,23 +169,25 @@ int netev_session_recv_batch(netev_sessions *tab, netev_session_recv_req *reqs, 
 {
     if (!tab || n < 0 || (n && !reqs))
         return NETEV_EINVAL;
-    if (recv_room(tab, n)) { /* no memory for the bookkeeping: one at a time */
+    if (batch_room(&tab->recv_batch, sizeof(netev_recv_req), &tab->recv_kind, &tab->recv_cap, n)) {
+        /* no memory for the bookkeeping: one at a time */
         for (int i = 0; i < n; i++)
             reqs[i].result = netev_session_recv(tab, reqs[i].ev, reqs[i].buf, reqs[i].len);
         return n;
     }
+    netev_recv_req *core = tab->recv_batch;
     int k = 0;
     for (int i = 0; i < n; i++) {
         netev_session_recv_req *r = &reqs[i];
         size_t len = r->len;
         tab->recv_kind[i] = (unsigned char)recv_plan(tab, r->ev, r->buf, &len, &r->result);
         if (tab->recv_kind[i])
-            tab->recv_batch[k++] = (netev_recv_req){r->ev->sock, r->buf, len, 0, 0};
+            core[k++] = (netev_recv_req){r->ev->sock, r->buf, len, 0, 0};
     }
-    netev_recv_batch(tab->loop, tab->recv_batch, k);
+    netev_recv_batch(tab->loop, core, k);
     for (int i = 0, j = 0; i < n; i++)
         if (tab->recv_kind[i])
-            reqs[i].result = recv_finish(tab, reqs[i].ev, tab->recv_batch[j++].result);
+            reqs[i].result = recv_finish(tab, reqs[i].ev, core[j++].result);
     return n;
 }
 
@@ -218,33 +222,19 @@ ptrdiff_t netev_session_send(netev_sessions *tab, netev_socket s, const void *bu
 /* What each request of a batch is, before anything is sent. */
 enum { REQ_DONE, REQ_SEND, REQ_QUEUE };
 
-static int batch_room(netev_sessions *tab, int n)
-{
-    if ((size_t)n <= tab->batch_cap)
-        return 0;
-    netev_send_req *b = realloc(tab->batch, (size_t)n * sizeof *b);
-    if (b)
-        tab->batch = b;
-    unsigned char *k = b ? realloc(tab->batch_kind, (size_t)n) : 0;
-    if (k)
-        tab->batch_kind = k;
-    if (!b || !k)
-        return NETEV_ENOMEM;
-    tab->batch_cap = (size_t)n;
-    return 0;
-}
-
 int netev_session_send_batch(netev_sessions *tab, netev_send_req *reqs, int n)
 {
     if (!tab || n < 0 || (n && !reqs))
         return NETEV_EINVAL;
-    if (batch_room(tab, n)) { /* no memory for the bookkeeping: one at a time */
+    if (batch_room(&tab->batch, sizeof(netev_send_req), &tab->batch_kind, &tab->batch_cap, n)) {
+        /* no memory for the bookkeeping: one at a time */
         for (int i = 0; i < n; i++)
             reqs[i].result = netev_session_send(tab, reqs[i].sock, reqs[i].buf, reqs[i].len);
         return n;
     }
     /* Sessions with nothing pending send now, all in one netev_send_batch;
      * the others queue behind their backlogs. */
+    netev_send_req *core = tab->batch;
     int k = 0;
     for (int i = 0; i < n; i++) {
         netev_send_req *r = &reqs[i];
@@ -256,18 +246,18 @@ int netev_session_send_batch(netev_sessions *tab, netev_send_req *reqs, int n)
             r->result = NETEV_EINVAL;
         else if (*e == IDLE || (*e)->len == 0) {
             tab->batch_kind[i] = REQ_SEND;
-            tab->batch[k] = *r;
-            tab->batch[k++].flags = 0;
+            core[k] = *r;
+            core[k++].flags = 0;
         } else
             tab->batch_kind[i] = REQ_QUEUE;
     }
-    netev_send_batch(tab->loop, tab->batch, k);
+    netev_send_batch(tab->loop, core, k);
     /* In array order, so that a session's remainders queue in order. */
     for (int i = 0, j = 0; i < n; i++) {
         netev_send_req *r = &reqs[i];
         if (tab->batch_kind[i] == REQ_DONE)
             continue;
-        ptrdiff_t sent = tab->batch_kind[i] == REQ_SEND ? tab->batch[j++].result : 0;
+        ptrdiff_t sent = tab->batch_kind[i] == REQ_SEND ? core[j++].result : 0;
         backlog **e = session_entry(tab, r->sock); /* an earlier request may have ended it */
         r->result = e ? sent_now(tab, r->sock, e, r->buf, r->len, sent) : NETEV_EBADF;
     }

@@ -36,10 +36,10 @@ struct netev_sessions {
     size_t count;
     backlog ***pages; /* pages[s >> TABLE_PAGE_BITS][s & (TABLE_PAGE - 1)] */
     size_t npages;
-    netev_send_req *batch; /* netev_session_send_batch's requests for the core, */
+    void *batch; /* netev_session_send_batch's requests for the core (netev_send_req), */
     unsigned char *batch_kind; /* and what each of the caller's is */
     size_t batch_cap;
-    netev_recv_req *recv_batch; /* the same for netev_session_recv_batch */
+    void *recv_batch; /* the same for netev_session_recv_batch (netev_recv_req) */
     unsigned char *recv_kind;
     size_t recv_cap;
 };
