@@ -240,38 +240,35 @@ static void batch_of_two(pairs *p, const char *a, const char *b)
     expect_result(&r[1], b);
 }
 
-/* Linux: where the process may make an io_uring, a batch uses one (it
- * shows in /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
+static void two_open(void *p)
+{
+    pairs_open(p);
+}
+
+static void two(void *p, int round)
+{
+    batch_of_two(p, round ? "c" : "a", round ? "d" : "b");
+}
+
+static void two_close(void *p)
+{
+    pairs_close(p);
+}
+
+/* Linux: the batch uses an io_uring where it may, and works on where
+ * io_uring_enter is refused (tests/util_ring.h). */
 TEST(ring_used_where_available)
 {
-    if (!util_io_uring_here()) {
-        printf("# io_uring unavailable here: the batch reads one by one\n");
-        return;
-    }
-    const char *off = getenv("NETEV_NO_IO_URING");
     pairs p;
-    pairs_open(&p);
-    batch_of_two(&p, "a", "b");
-    CHECK_EQ(util_rings_open(), !(off && *off && strcmp(off, "0")));
-    pairs_close(&p);
+    util_batch_of_two b = {two_open, two, two_close, &p};
+    util_check_ring_used(&b);
 }
 
-static void refused_ring_check(void)
-{
-    pairs p;
-    pairs_open(&p);
-    batch_of_two(&p, "a", "b");
-    CHECK_EQ(util_rings_open(), 0); /* made, refused, let go */
-    batch_of_two(&p, "c", "d");
-    CHECK_EQ(util_rings_open(), 0); /* not made again */
-    pairs_close(&p);
-}
-
-/* Linux: a ring that can be made but not entered: every request is still
- * served, and the ring is let go and not tried again. */
 TEST(refused_ring_falls_back)
 {
-    util_without_ring_enter(refused_ring_check);
+    pairs p;
+    util_batch_of_two b = {two_open, two, two_close, &p};
+    util_check_refused_ring(&b);
 }
 
 RUN_TESTS(CASE(bad_calls), CASE(reads_what_is_there), CASE(full_buffer_reports_read_again),

@@ -237,39 +237,35 @@ static void batch_of_two(pairs *p, const char *a, const char *b)
     expect_bytes(p->c[1], b);
 }
 
-/* Linux: where the process may make an io_uring, a batch uses one (it
- * shows in /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
-TEST(ring_used_where_available)
+static void two_open(void *p)
 {
-    if (!util_io_uring_here()) {
-        printf("# io_uring unavailable here: the batch sends one by one\n");
-        return;
-    }
-    const char *off = getenv("NETEV_NO_IO_URING");
-    pairs p;
-    pairs_open(&p);
-    batch_of_two(&p, "a", "b");
-    CHECK_EQ(util_rings_open(), !(off && *off && strcmp(off, "0")));
-    pairs_close(&p);
+    pairs_open(p);
 }
 
-/* Linux: a ring that can be made but not entered (here a seccomp filter
- * refuses io_uring_enter, in a child process): the batch still sends every
- * request, then lets the ring go and does not try it again. */
-static void refused_ring_check(void)
+static void two(void *p, int round)
+{
+    batch_of_two(p, round ? "c" : "a", round ? "d" : "b");
+}
+
+static void two_close(void *p)
+{
+    pairs_close(p);
+}
+
+/* Linux: the batch uses an io_uring where it may, and works on where
+ * io_uring_enter is refused (tests/util_ring.h). */
+TEST(ring_used_where_available)
 {
     pairs p;
-    pairs_open(&p);
-    batch_of_two(&p, "a", "b");
-    CHECK_EQ(util_rings_open(), 0); /* made, refused, let go */
-    batch_of_two(&p, "c", "d");
-    CHECK_EQ(util_rings_open(), 0); /* not made again */
-    pairs_close(&p);
+    util_batch_of_two b = {two_open, two, two_close, &p};
+    util_check_ring_used(&b);
 }
 
 TEST(refused_ring_falls_back)
 {
-    util_without_ring_enter(refused_ring_check);
+    pairs p;
+    util_batch_of_two b = {two_open, two, two_close, &p};
+    util_check_refused_ring(&b);
 }
 
 RUN_TESTS(CASE(bad_calls), CASE(complete_sends_no_write), CASE(full_socket_later_requests_not_tried),

@@ -1,17 +1,30 @@
 /* Test helpers for the batch calls' io_uring (src/ring.c): is there one,
- * does this process hold one, and running a check in a child process where
- * a seccomp filter refuses io_uring_enter.  Linux with NETEV_HAVE_RING only;
- * elsewhere the helpers say "no ring" and run nothing. */
+ * does this process hold one, is it used, and does a batch still work where
+ * io_uring_enter is refused.  Linux with NETEV_HAVE_RING only; elsewhere
+ * the helpers say "no ring" and run nothing. */
 #ifndef NETEV_TEST_UTIL_RING_H
 #define NETEV_TEST_UTIL_RING_H
 
 #include "util.h"
+
+#include <stdio.h>
+
+/* A batch test's subject: open() makes a loop and two sockets, two(round)
+ * makes a batch of two requests on them and checks the results (round 0,
+ * then 1: other bytes), close() frees it all. */
+typedef struct util_batch_of_two {
+    void (*open)(void *ctx);
+    void (*two)(void *ctx, int round);
+    void (*close)(void *ctx);
+    void *ctx;
+} util_batch_of_two;
 
 #ifdef NETEV_HAVE_RING
 #include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/filter.h>
@@ -52,11 +65,28 @@ static inline int util_rings_open(void)
     return rings;
 }
 
-/* Runs check() in a child process whose io_uring_enter fails with EPERM
- * (the ring can be made but not entered); the child must exit 0.  Not run
- * (a line says so) without io_uring or under valgrind, which does not take
+
+/* Where the process may make an io_uring, a batch uses one (it shows in
+ * /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
+static inline void util_check_ring_used(const util_batch_of_two *b)
+{
+    if (!util_io_uring_here()) {
+        printf("# io_uring unavailable here: one system call per request\n");
+        return;
+    }
+    const char *off = getenv("NETEV_NO_IO_URING");
+    b->open(b->ctx);
+    b->two(b->ctx, 0);
+    CHECK_EQ(util_rings_open(), !(off && *off && strcmp(off, "0")));
+    b->close(b->ctx);
+}
+
+/* A ring that can be made but not entered (a seccomp filter refuses
+ * io_uring_enter, in a child process, which must exit 0): every request is
+ * still served, and the ring is let go and not tried again.  Not run (a
+ * line says so) without io_uring or under valgrind, which does not take
  * seccomp filters. */
-static inline void util_without_ring_enter(void (*check)(void))
+static inline void util_check_refused_ring(const util_batch_of_two *b)
 {
     if (!util_io_uring_here() || util_slow() > 1) {
         printf("# io_uring unavailable here, or under valgrind: not run\n");
@@ -75,7 +105,12 @@ static inline void util_without_ring_enter(void (*check)(void))
         struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
         CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
         CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
-        check();
+        b->open(b->ctx);
+        b->two(b->ctx, 0);
+        CHECK_EQ(util_rings_open(), 0); /* made, refused, let go */
+        b->two(b->ctx, 1);
+        CHECK_EQ(util_rings_open(), 0); /* not made again */
+        b->close(b->ctx);
         fflush(stdout);
         _exit(0);
     }
@@ -92,9 +127,14 @@ static inline int util_rings_open(void)
 {
     return 0;
 }
-static inline void util_without_ring_enter(void (*check)(void))
+static inline void util_check_ring_used(const util_batch_of_two *b)
 {
-    (void)check;
+    (void)b;
+    printf("# no io_uring in this build: one system call per request\n");
+}
+static inline void util_check_refused_ring(const util_batch_of_two *b)
+{
+    (void)b;
     printf("# no io_uring in this build: not run\n");
 }
 #endif
