@@ -90,9 +90,10 @@ static ring *ring_make(void)
     if (fd < 0)
         return 0;
     if (!(p.features & IORING_FEAT_NATIVE_WORKERS)) {
-        /* Before Linux 5.12: whether a MSG_DONTWAIT send completes inside the
-         * call that submits it is not something we have seen; a send parked
-         * until the peer reads would stall the batch.  Plain sends there. */
+        /* Before Linux 5.12: whether a MSG_DONTWAIT send or recv completes
+         * inside the call that submits it is not something we have seen; one
+         * parked until the socket is ready would stall the batch.  Plain
+         * calls there. */
         close(fd);
         return 0;
     }
