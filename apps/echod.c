@@ -193,9 +193,14 @@ static void accept_burst(echod *d)
  * flooding client delays no one; after a peer's FIN the record is kept for
  * the next pass until the stream's end is read (echod_records.c). */
 
-#define ARENA (1024 * 1024)
+#define ARENA (256 * 1024)
 #define MIN_SLICE (4 * 1024) /* the least room a recv gets */
 #define CHUNK (ARENA / MIN_SLICE) /* recvs per chunk at most */
+
+/* Touched whole at start: which pages a pass writes depends on how many
+ * records it has, and memory that grows with the first big passes would
+ * look like memory per connection. */
+static char arena[ARENA];
 
 typedef struct chunk {
     netev_session_recv_req recv[CHUNK];
@@ -259,7 +264,6 @@ static int ready_session(echod *d, netev_event *ev)
 
 static void serve_records(echod *d, netev_event *records, int n)
 {
-    static char arena[ARENA];
     static chunk c;
     /* The arena shared by the pass's records, at least MIN_SLICE and at
      * most RECV_BUF each: few records read much, many read in chunks. */
@@ -344,6 +348,7 @@ static void loop_failed(const echod_options *o)
 
 static int start(echod *d, int port, int shared)
 {
+    memset(arena, 0, sizeof arena);
     d->loop = netev_loop_new(d->opt.backend);
     if (!d->loop) {
         loop_failed(&d->opt);
