@@ -975,11 +975,11 @@ Latest run: {meta['date']}, `make bench`
   how busy the server's CPU was per message (`echobench --server-core 0`: user, system, irq and softirq
   time of CPU 0 in `/proc/stat`), which also holds the kernel's work on that CPU that no process is
   charged with: mostly loopback receive processing left to `ksoftirqd/0`. The bar of issue 4 is on the
-  first figure, as the issue defines it. The two part at 10,000 connections: there echod's sends, a
-  thousand in one `io_uring_enter`, leave more of that work to ksoftirqd (0.14 of echod's own CPU time,
-  against 0.07 to 0.08 for the bare epoll loop, libuv and echod without the ring; ksoftirqd/0's CPU time
-  from `/proc` around 2-second windows, medians of 6 runs each): its process figure leaves out about 6 % more
-  of its cost than the peers' do.
+  first figure, as the issue defines it. The two part at 10,000 connections: there echod's sends, many
+  in one `io_uring_enter`, leave more of that work to ksoftirqd (measured when echod batched its sends
+  only, a thousand per call: 0.14 of echod's own CPU time, against 0.07 to 0.08 for the bare epoll loop,
+  libuv and echod without the ring; ksoftirqd/0's CPU time from `/proc` around 2-second windows, medians
+  of 6 runs each): its process figure leaves out about 6 % more of its cost than the peers' do.
   The busy figure comes from clock-tick samples, the process figure is the scheduler's exact run time
   (utime+stime are scaled to it): where the server sleeps after almost every message (1 connection),
   the samples miss much of its short runs and the busy figure reads below the process's.
@@ -1028,10 +1028,12 @@ Latest run: {meta['date']}, `make bench`
   together, one system call per batch), and its halves `uring-recv` (the ring for receiving only) and
   `uring-send` (epoll and recv(2), the sends of a loop in one `io_uring_enter`). With the client of
   before the change above, the saving was all in the sending half, which echod takes through
-  `netev_send_batch` with synchronous results. With the batching client (8 rounds at 1,000 connections)
+  `netev_send_batch` with synchronous results (its recvs now go the same way, `netev_recv_batch`, in
+  chunks of up to 64). With the batching client (8 rounds at 1,000 connections)
   the whole completion loop costs 0.96 x echod's CPU per message, and either half alone about 1.05 x:
   `python3 bench/alternate.py --servers echod-epoll,uring,uring-send,uring-recv,epoll,libuv --conns N`.
-  Also `echod-nouring`: echod with `NETEV_NO_IO_URING=1`, each send of a batch a send(2).
+  Also `echod-nouring`: echod with `NETEV_NO_IO_URING=1`, each recv and send of a batch a recv(2) or
+  send(2).
 
 ## Results
 
