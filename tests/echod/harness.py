@@ -182,11 +182,21 @@ class Echod:
         return sorted(kids)
 
     def rss_kib(self):
-        with open("/proc/%d/status" % self.pid) as f:
+        """Resident KiB, the loop's io_uring rings (104 KiB, mapped when the
+        first batch of two or more recvs or sends comes) not counted: one
+        per loop, made whenever that batch happens to come, and no
+        session's memory (as in fds())."""
+        rss, mapping = None, ""
+        with open("/proc/%d/smaps" % self.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-        raise Failure("no VmRSS")
+                head = line.split()
+                if head and "-" in head[0] and not head[0].endswith(":"):
+                    mapping = line  # a mapping's first line: range perms offset dev inode [name]
+                elif head and head[0] == "Rss:" and "io_uring" not in mapping:
+                    rss = (rss or 0) + int(head[1])
+        if rss is None:
+            raise Failure("no Rss in smaps")
+        return rss
 
     def cpu_seconds(self):
         with open("/proc/%d/stat" % self.pid) as f:
