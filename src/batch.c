@@ -122,7 +122,7 @@ int netev_recv_batch(netev_loop *loop, netev_recv_req *reqs, int n)
     if (n > 1 && scratch(loop, n, &mask, &socks, &slot, &ring) == 0) {
         for (int i = 0; i < n; i++) {
             int fresh;
-            slot[i] = find_sock(socks, mask, reqs[i].sock, &fresh);
+            (void)find_sock(socks, mask, reqs[i].sock, &fresh); /* only "first of its socket?" matters here */
             /* The ring takes a socket's first request when netev_recv would
              * take it without question; the rest goes through netev_recv. */
             ring[i] = (uint8_t)(fresh && reqs[i].flags == 0 && reqs[i].buf && reqs[i].len &&
