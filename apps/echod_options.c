@@ -47,11 +47,13 @@ static void usage(FILE *f)
           ECHOD_MAX_WORKERS);
 }
 
-/* A decimal number in [min, max], with an optional k/m/g (x1024) suffix if allowed. */
+/* A decimal number in [min, max], with an optional k/m/g (x1024) suffix if allowed.
+ * It starts with a digit: strtoull skips any leading white space (tab,
+ * newline, ...) and takes a sign, so "\t80" was port 80. */
 static int parse_number(const char *text, int suffix_ok, unsigned long long min, unsigned long long max,
                         unsigned long long *out)
 {
-    if (!*text || *text == '-' || *text == '+' || *text == ' ')
+    if (*text < '0' || *text > '9')
         return -1;
     errno = 0;
     char *end;

@@ -552,6 +552,14 @@ def test_bad_options():
         check(code == 2, "%s: exit status %d, expected 2" % (argv, code))
         check(out == "", "%s: printed on stdout: %r" % (argv, out))
         check(word in err, "%s: error does not name %s: %r" % (argv, word, err))
+    # Numbers are digits (with a suffix where allowed): strtoull alone skips
+    # any leading white space, so '\t80' listened on port 80.  --version
+    # after them ends a run that took the value.
+    for opt, value in (("--port", "\t80"), ("--port", "\n80"), ("-p", "\r80"), ("--max-conns", "\v5"),
+                       ("--max-pending", "\t1k"), ("--workers", "\f2")):
+        code, out, err = run_once([opt, value, "--version"])
+        check(code == 2 and out == "" and "bad value" in err and opt in err,
+              "%s %r: status %d, stdout %r, stderr %r" % (opt, value, code, out, err))
     # A long option that takes no value, given one: named as typed, not as
     # a short option ('-v') or a raw byte (--trace's getopt value).
     for opt, short in (("--verbose", "-v"), ("--trace", None), ("--quiet", "-q"), ("--help", "-h"),
