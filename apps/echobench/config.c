@@ -131,6 +131,7 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 }
 
 /* Sizes may carry a k or K suffix (1024). */
+#define MAX_SIZE (1ull << 30)
 static int parse_size(const char *s, size_t *out)
 {
     if (!is_digit(s[0]))
@@ -141,10 +142,14 @@ static int parse_size(const char *s, size_t *out)
     if (errno || end == s)
         return -1;
     if (*end == 'k' || *end == 'K') {
+        /* Bounded before the multiplication, which wraps in 64 bits:
+         * 18014398509481985k came out as 1024. */
+        if (v > MAX_SIZE / 1024)
+            return -1;
         v *= 1024;
         end++;
     }
-    if (*end || v < 1 || v > (1u << 30))
+    if (*end || v < 1 || v > MAX_SIZE)
         return -1;
     *out = (size_t)v;
     return 0;

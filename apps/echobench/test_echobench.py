@@ -413,6 +413,16 @@ def test_huge_seconds():
         check(f"huge: {args} is accepted", rc == 0, (rc, err))
 
 
+def test_size_suffix_overflow():
+    """A size with k is multiplied by 1024 in 64 bits: 18014398509481985k
+    wrapped to 1024 and ran with 1 KiB messages."""
+    for size in ("18014398509481985k", "18014398509481985K", "1048577k", "36028797018963968k"):
+        rc, err = parse_status("-s", size, "--help")
+        check(f"size overflow: -s {size} is exit 2", rc == 2 and "bad message size" in err, (rc, err))
+    rc, err = parse_status("-s", "1048576k", "--help")
+    check("size overflow: -s 1048576k (1 GiB) is accepted", rc == 0, (rc, err))
+
+
 def test_too_many_stamps():
     """-c x -d send times (8 bytes each) must fit: -c 15000 -d 1048576 is
     about 126 GB, and the failed calloc came out as 15,000 connect errors."""
@@ -662,6 +672,7 @@ def main():
         test_numbers_are_plain()
         test_huge_seconds()
         test_too_many_stamps()
+        test_size_suffix_overflow()
         test_reconnect_nofile()
         test_fewer_messages_than_threads()
         test_reconnect_retires_failed_slots()
