@@ -31,7 +31,8 @@ void eb_hist_snapshot(const eb_hist_live *h, eb_hist *out);
 void eb_hist_clear(eb_hist *h);
 void eb_hist_merge(eb_hist *into, const eb_hist *from);
 void eb_hist_diff(eb_hist *out, const eb_hist *now, const eb_hist *before); /* now - before */
-/* Value at quantile q (0..1): the middle of its bucket, never above max; 0 if empty. */
+/* Value at quantile q (0..1) by nearest rank (the smallest that at least q of
+ * the samples do not exceed): the middle of its bucket, never above max; 0 if empty. */
 uint64_t eb_hist_quantile(const eb_hist *h, double q);
 double eb_hist_mean(const eb_hist *h);
 
