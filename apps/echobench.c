@@ -249,13 +249,15 @@ static uint64_t errors_of(const totals *t)
 typedef struct progress {
     int on, tty, line_open;
     int64_t next;
+    int64_t last_t; /* ns: when last_msgs was read (0: not yet in the window) */
     uint64_t last_msgs;
     eb_hist last_lat, now_lat, diff;
 } progress;
 
 enum stage { STAGE_CONNECT, STAGE_WINDOW, STAGE_DRAIN };
 
-static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, double elapsed, enum stage stage)
+static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, int64_t now, double elapsed,
+                          int64_t t_go, enum stage stage)
 {
     totals t = sum_workers(w, cfg->threads);
     char line[256];
@@ -274,9 +276,15 @@ static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, doubl
         p->last_lat = p->now_lat;
         uint64_t d = t.msgs - p->last_msgs;
         p->last_msgs = t.msgs;
-        snprintf(line, sizeof line, "[%5.1fs] %9llu %s/s  %8.2f MB/s  p99 %8.1f us  conns %llu/%d  errors %llu",
-                 elapsed, (unsigned long long)d, cfg->mode == EB_RECONNECT ? "conn" : "msgs",
-                 (double)d * (double)cfg->size / 1e6, (double)eb_hist_quantile(&p->diff, 0.99) / 1000.0,
+        /* Per second of what this line covers: the first line of the window
+         * covers only the part of the second after the connect phase, and
+         * a line that comes late covers more than a second. */
+        int64_t since = p->last_t ? p->last_t : t_go;
+        p->last_t = now;
+        double per_s = now > since ? (double)d * 1e9 / (double)(now - since) : 0;
+        snprintf(line, sizeof line, "[%5.1fs] %9.0f %s/s  %8.2f MB/s  p99 %8.1f us  conns %llu/%d  errors %llu",
+                 elapsed, per_s, cfg->mode == EB_RECONNECT ? "conn" : "msgs",
+                 per_s * (double)cfg->size / 1e6, (double)eb_hist_quantile(&p->diff, 0.99) / 1000.0,
                  (unsigned long long)t.up, cfg->conns, (unsigned long long)errors_of(&t));
     }
     if (p->tty) {
@@ -360,7 +368,7 @@ static void tick_progress(bench *b, int64_t now, enum stage stage)
 {
     progress *pr = b->pr;
     if (pr->on && now >= pr->next) {
-        progress_line(pr, b->cfg, b->w, (double)(now - b->t_start) / 1e9, stage);
+        progress_line(pr, b->cfg, b->w, now, (double)(now - b->t_start) / 1e9, b->t_go, stage);
         pr->next += 1000000000LL;
     }
 }

@@ -11,6 +11,7 @@ against a compiled echo server (started here, stopped by its PID).
 """
 import json
 import os
+import re
 import selectors
 import socket
 import subprocess
@@ -534,6 +535,26 @@ def test_reconnect_connect_line():
         srv.stop()
 
 
+def test_progress_rate():
+    """A progress line's msgs/s is a rate: the first line of the window
+    covered only the part of the second after the connect phase, but gave
+    that part's count as messages per second (306 at --rate 1000 after a
+    0.7 s connect phase)."""
+    srv = EchoServer(size=64)
+    try:
+        # The second connection opens at 0.67 s (--ramp 1.5): the window
+        # starts then, and the first line at 1 s covers a third of a second.
+        p = subprocess.run([ECHOBENCH, "-p", str(srv.port), "-c", "2", "--ramp", "1.5", "--rate", "500", "-t", "2.6"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                           timeout=20 * SLOW)
+        rates = [int(m.group(1)) for m in re.finditer(r"^\[ *[0-9.]+s\] +([0-9]+) msgs/s", p.stderr, re.M)]
+        check("progress rate: exit 0", p.returncode == 0, (p.returncode, p.stderr))
+        check("progress rate: a line for each second of the window", len(rates) >= 2, p.stderr)
+        check("progress rate: every line about --rate", rates and all(400 <= r <= 600 for r in rates), p.stderr)
+    finally:
+        srv.stop()
+
+
 def test_drain_never_echoing():
     """Echoes outstanding when -t runs out are still checked: a server that
     never echoes passed any -t shorter than --timeout with "errors 0"."""
@@ -677,6 +698,7 @@ def main():
         test_fewer_messages_than_threads()
         test_reconnect_retires_failed_slots()
         test_reconnect_connect_line()
+        test_progress_rate()
         test_drain_never_echoing()
         test_drain_slow_server()
         test_interrupt_skips_drain()
