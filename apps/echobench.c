@@ -247,7 +247,8 @@ static uint64_t errors_of(const totals *t)
 /* ---- progress ---- */
 
 typedef struct progress {
-    int on, tty, line_open;
+    eb_shared *sh; /* progress_open: the line drawn on the terminal, shared with eb_say */
+    int on, tty;
     int64_t next;
     int64_t last_t; /* ns: when last_msgs was read (0: not yet in the window) */
     uint64_t last_msgs;
@@ -287,20 +288,24 @@ static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, int64
                  per_s * (double)cfg->size / 1e6, (double)eb_hist_quantile(&p->diff, 0.99) / 1000.0,
                  (unsigned long long)t.up, cfg->conns, (unsigned long long)errors_of(&t));
     }
+    flockfile(stderr);
     if (p->tty) {
         fprintf(stderr, "\r%s\033[K", line);
-        p->line_open = 1;
+        p->sh->progress_open = 1;
     } else {
         fprintf(stderr, "%s\n", line);
     }
     fflush(stderr);
+    funlockfile(stderr);
 }
 
 static void progress_end(progress *p)
 {
-    if (p->line_open)
+    flockfile(stderr);
+    if (p->sh->progress_open)
         fputc('\n', stderr);
-    p->line_open = 0;
+    p->sh->progress_open = 0;
+    funlockfile(stderr);
 }
 
 /* ---- main ---- */
@@ -406,9 +411,8 @@ static int window_over(bench *b, const totals *t, int64_t now)
     if (!b->idle_announced && t->settled >= (uint64_t)cfg->conns) {
         b->idle_announced = 1;
         b->t_ready = now;
-        progress_end(b->pr);
-        fprintf(stderr, "echobench: %llu connections idle (%llu errors)\n", (unsigned long long)t->up,
-                (unsigned long long)errors_of(t));
+        eb_say(b->sh, "%llu connections idle (%llu errors)", (unsigned long long)t->up,
+               (unsigned long long)errors_of(t));
         fflush(stderr);
     }
     return b->idle_announced && cfg->duration > 0 && now - b->t_ready >= (int64_t)(cfg->duration * 1e9);
@@ -574,6 +578,7 @@ int main(int argc, char **argv)
 
     bench b = {.cfg = &cfg, .sh = sh, .w = w, .pr = pr, .sum = sum, .t_start = eb_now_ns(), .server_cpu0 = -1,
                .core0 = -1};
+    pr->sh = sh;
     int ok = start_workers(&cfg, sh, w) == 0;
     pr->on = !cfg.quiet;
     pr->tty = isatty(STDERR_FILENO);

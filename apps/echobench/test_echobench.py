@@ -12,6 +12,7 @@ against a compiled echo server (started here, stopped by its PID).
 import json
 import os
 import re
+import select
 import selectors
 import socket
 import subprocess
@@ -555,6 +556,59 @@ def test_progress_rate():
         srv.stop()
 
 
+def run_on_terminal(*args, timeout=20):
+    """Runs echobench with stdout and stderr on a pseudo-terminal; returns
+    its exit status and what it wrote there."""
+    master, slave = os.openpty()
+    try:
+        p = subprocess.Popen([ECHOBENCH] + [str(a) for a in args], stdin=subprocess.DEVNULL, stdout=slave,
+                             stderr=slave)
+    finally:
+        os.close(slave)
+    out = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if not ready:
+                continue
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not data:
+                break
+            out += data
+    finally:
+        os.close(master)
+        try:
+            rc = p.wait(5)
+        except subprocess.TimeoutExpired:
+            p.kill()  # by its PID
+            rc = p.wait()
+    return rc, out.decode(errors="replace").replace("\r\n", "\n")
+
+
+def test_progress_on_terminal():
+    """On a terminal the progress line is redrawn in place, its cursor left
+    at its end: an error described meanwhile (by a worker thread) was glued
+    to it, "errors 0\\e[Kechobench: connection 0: lost: ...", and the report
+    then came after an empty line."""
+    srv = EchoServer(size=64, close_after_s=1.5)
+    try:
+        rc, out = run_on_terminal("-p", srv.port, "-c", 1, "--rate", 100, "-t", 3)
+        # What each line shows: the text after its last carriage return.
+        shown = [l.split("\r")[-1] for l in out.split("\n")]
+        check("terminal: exit 1 (lost)", rc == 1, (rc, out))
+        check("terminal: a progress line was drawn", any("msgs/s" in l for l in shown), repr(out))
+        check("terminal: the error has a line of its own",
+              any(l.startswith("echobench: connection 0: lost") for l in shown)
+              and not any("msgs/s" in l and "echobench:" in l for l in shown), repr(out))
+        check("terminal: no empty line", "" not in shown[:-1], repr(out))
+    finally:
+        srv.stop()
+
+
 def test_drain_never_echoing():
     """Echoes outstanding when -t runs out are still checked: a server that
     never echoes passed any -t shorter than --timeout with "errors 0"."""
@@ -699,6 +753,7 @@ def main():
         test_reconnect_retires_failed_slots()
         test_reconnect_connect_line()
         test_progress_rate()
+        test_progress_on_terminal()
         test_drain_never_echoing()
         test_drain_slow_server()
         test_interrupt_skips_drain()

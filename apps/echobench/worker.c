@@ -60,6 +60,21 @@ static int phase(const eb_worker *w)
     return atomic_load_explicit(&w->sh->phase, memory_order_acquire);
 }
 
+void eb_say(eb_shared *sh, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stderr);
+    if (sh->progress_open)
+        fputc('\n', stderr);
+    sh->progress_open = 0;
+    fputs("echobench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+    va_end(ap);
+}
+
 static void describe(eb_worker *w, const eb_conn *c, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void describe(eb_worker *w, const eb_conn *c, const char *fmt, ...)
 {
@@ -70,7 +85,7 @@ static void describe(eb_worker *w, const eb_conn *c, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "echobench: connection %u: %s\n", c->id, msg);
+    eb_say(w->sh, "connection %u: %s", c->id, msg);
 }
 
 static const eb_config *cfg_of(const eb_worker *w)
@@ -613,7 +628,7 @@ static void run(eb_worker *w)
         send_pending(w);
         int n = netev_wait_us(w->loop, recs, MAX_RECORDS, timeout);
         if (n < 0) {
-            fprintf(stderr, "echobench: netev_wait: %s\n", netev_strerror(n));
+            eb_say(w->sh, "netev_wait: %s", netev_strerror(n));
             return;
         }
         for (int i = 0; i < n; i++)
@@ -636,7 +651,7 @@ void *eb_worker_main(void *arg)
     w->pending = calloc((size_t)w->nconns, sizeof *w->pending);
     w->reqs = calloc((size_t)w->nconns, sizeof *w->reqs);
     if (!w->conns || !w->stamps || !w->ready || !w->pending || !w->reqs) {
-        fprintf(stderr, "echobench: out of memory\n");
+        eb_say(w->sh, "out of memory");
         /* Count every slot as failed so that the main thread does not wait for them. */
         bump(&w->ctr.connect_fail, (uint64_t)w->nconns);
         bump(&w->ctr.resolved, (uint64_t)w->nconns);

@@ -33,6 +33,10 @@ typedef struct eb_shared {
     _Atomic int phase;
     _Atomic int64_t t_go; /* ns: start of the measured window, set before phase RUN */
     _Atomic int errors_printed; /* the first few errors are described on stderr */
+    /* A progress line is drawn on the terminal, its cursor at its end: a
+     * line from any thread starts on a new line (eb_say).  Read and
+     * written under stderr's lock (flockfile). */
+    int progress_open;
 } eb_shared;
 
 typedef struct eb_counters {
@@ -85,5 +89,9 @@ typedef struct eb_worker {
 void *eb_worker_main(void *arg);
 
 int64_t eb_now_ns(void);
+
+/* Writes one line ("echobench: " and the message) to stderr from any
+ * thread, below a progress line that is open on the terminal. */
+void eb_say(eb_shared *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif
