@@ -579,6 +579,7 @@ int main(int argc, char **argv)
     bench b = {.cfg = &cfg, .sh = sh, .w = w, .pr = pr, .sum = sum, .t_start = eb_now_ns(), .server_cpu0 = -1,
                .core0 = -1};
     pr->sh = sh;
+    sh->t_start = b.t_start;
     int ok = start_workers(&cfg, sh, w) == 0;
     pr->on = !cfg.quiet;
     pr->tty = isatty(STDERR_FILENO);

@@ -556,6 +556,28 @@ def test_progress_rate():
         srv.stop()
 
 
+def test_schedules_over_threads():
+    """--rate and --ramp are totals, kept over all the threads: each thread
+    had rate/T and ramp/T on a schedule of its own starting at 0, so every
+    thread sent (and opened) at the same instants -- bursts of T, T/R
+    apart -- and with 8 threads --ramp 4 opened 8 connections at once, and
+    --rate 8 sent 8 messages in 0.5 s.  The threads' schedules interleave."""
+    srv = EchoServer(size=64)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 8, "-T", 8, "--ramp", 4, "-n", 8, timeout=20 * SLOW)
+        check("schedules: ramp exit 0", rc == 0, f"rc={rc} {err}")
+        # The 8th connection opens 7/4 s after the first.
+        check("schedules: --ramp 4 opens 8 connections in about 1.75 s",
+              rep and 1.6 < rep["connect_seconds"] < 2.5, rep and rep["connect_seconds"])
+        rc, rep, err, _ = run_bench(srv.port, "-c", 8, "-T", 8, "--rate", 8, "-t", 0.5, timeout=20 * SLOW)
+        check("schedules: rate exit 0", rc == 0, f"rc={rc} {err}")
+        # Due at 0, 1/8, ..., 4/8 s: 4 or 5 in a window of 0.5 s and a tick.
+        check("schedules: --rate 8 over 8 threads sends about 4 in 0.5 s", rep and 3 <= rep["messages"] <= 5,
+              rep and rep["messages"])
+    finally:
+        srv.stop()
+
+
 def run_on_terminal(*args, timeout=20):
     """Runs echobench with stdout and stderr on a pseudo-terminal; returns
     its exit status and what it wrote there."""
@@ -753,6 +775,7 @@ def main():
         test_reconnect_retires_failed_slots()
         test_reconnect_connect_line()
         test_progress_rate()
+        test_schedules_over_threads()
         test_progress_on_terminal()
         test_drain_never_echoing()
         test_drain_slow_server()

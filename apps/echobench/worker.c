@@ -309,9 +309,22 @@ static eb_conn *ready_pop(eb_worker *w)
     return 0;
 }
 
+/* Where the n-th event of this thread (message sent, connection opened)
+ * falls on a schedule of per_s events per second in all, from t0.  The
+ * threads' events interleave: this thread's n-th is event n * T + index of
+ * the whole schedule.  Each thread on a schedule of its own from t0 made
+ * every thread act at the same instants: bursts of T events, T / per_s
+ * apart, and the first T events all at t0 (with -T 8, --ramp 4 opened 8
+ * connections at once). */
+static int64_t scheduled(const eb_worker *w, uint64_t n, int64_t t0, double per_s)
+{
+    double k = (double)n * (double)cfg_of(w)->threads + (double)w->index;
+    return t0 + (int64_t)(k * 1e9 / per_s);
+}
+
 static int64_t due_time(const eb_worker *w, uint64_t msg, int64_t t_go)
 {
-    return t_go + (int64_t)((double)msg * 1e9 / w->rate);
+    return scheduled(w, msg, t_go, cfg_of(w)->rate);
 }
 
 /* --rate: issue every message that is due to a connection that can take one.
@@ -511,7 +524,7 @@ static int64_t open_more(eb_worker *w, int64_t now)
 {
     while (w->next_open < w->nconns && w->connecting < MAX_CONNECTING) {
         if (w->ramp > 0) {
-            int64_t at = w->t_start + (int64_t)((double)w->next_open * 1e9 / w->ramp);
+            int64_t at = scheduled(w, (uint64_t)w->next_open, w->sh->t_start, cfg_of(w)->ramp);
             if (at > now)
                 return at - now;
         }

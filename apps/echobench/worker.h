@@ -31,6 +31,7 @@ typedef struct eb_shared {
     const struct sockaddr_storage *srcs; /* source addresses, NULL = kernel's choice */
     int nsrcs;
     _Atomic int phase;
+    int64_t t_start;      /* ns: start of the connect phase, set before the threads: --ramp's schedule */
     _Atomic int64_t t_go; /* ns: start of the measured window, set before phase RUN */
     _Atomic int errors_printed; /* the first few errors are described on stderr */
     /* A progress line is drawn on the terminal, its cursor at its end: a
@@ -59,8 +60,8 @@ typedef struct eb_worker {
     uint32_t first_id;   /* global number of the first slot */
     int has_quota;       /* -n: stop after quota; without it, run until phase STOP */
     uint64_t quota;      /* echoes (cycles) this worker does under -n; may be 0 (-n below -T) */
-    double rate;         /* messages per second, 0 = closed loop */
-    double ramp;         /* connections per second, 0 = at once */
+    double rate;         /* its share of --rate in messages per second, 0 = closed loop */
+    double ramp;         /* its share of --ramp in connections per second, 0 = at once */
     netev_loop *loop;    /* created by the main thread, so that it can wake it */
     pthread_t thread;
 
