@@ -27,7 +27,8 @@ static void usage(FILE *f)
           "  -n, --messages N      stop after N echoed messages in all\n"
           "      --rate R          send R messages/s in all (open loop: latency at fixed load)\n"
           "  -T, --threads N       client threads, each with its own netev loop (default 1)\n"
-          "      --ramp R          open at most R connections per second (default: at once)\n"
+          "      --ramp R          open at most R connections per second (default: at once;\n"
+          "                        not with --reconnect)\n"
           "      --json            final report as one JSON object on stdout\n"
           "  -q, --quiet           no progress lines\n"
           "      --timeout SEC     a connect or an echo slower than this is an error (default 10)\n"
@@ -277,11 +278,16 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
                 return bad("timeout (0.001 to 1000000 s)", optarg);
             break;
         case OPT_IDLE:
-            cfg->mode = EB_IDLE;
+        case OPT_RECONNECT: {
+            /* Both given, the last one ran, without a word. */
+            enum eb_mode m = c == OPT_IDLE ? EB_IDLE : EB_RECONNECT;
+            if (cfg->mode != EB_ECHO && cfg->mode != m) {
+                fprintf(stderr, "echobench: give one mode: --idle or --reconnect, not both\n");
+                return 2;
+            }
+            cfg->mode = m;
             break;
-        case OPT_RECONNECT:
-            cfg->mode = EB_RECONNECT;
-            break;
+        }
         case 'B':
             cfg->source = optarg;
             break;
@@ -322,6 +328,12 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
         cfg->duration = 5;
     if (cfg->mode != EB_ECHO && cfg->rate > 0) {
         fprintf(stderr, "echobench: --rate works with the echo mode only\n");
+        return 2;
+    }
+    /* --ramp paces the connect phase, and --reconnect has none: its slots
+     * all start at the window's start, so the pace was silently not kept. */
+    if (cfg->mode == EB_RECONNECT && cfg->ramp > 0) {
+        fprintf(stderr, "echobench: --ramp paces the first connections; --reconnect has no connect phase\n");
         return 2;
     }
     if (cfg->mode == EB_IDLE && cfg->messages) {

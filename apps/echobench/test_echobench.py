@@ -415,6 +415,20 @@ def test_huge_seconds():
         check(f"huge: {args} is accepted", rc == 0, (rc, err))
 
 
+def test_conflicting_options():
+    """Options that cannot both hold are usage errors, not one silently
+    dropped: --ramp with --reconnect (whose slots all connect at the
+    window's start: 16 cycles with --ramp 4 took 1 ms), and two modes
+    (--idle --reconnect ran the last one given)."""
+    for args, word in ((["--reconnect", "--ramp", "4"], "--ramp"), (["--ramp", "4", "--reconnect"], "--ramp"),
+                       (["--idle", "--reconnect"], "mode"), (["--reconnect", "--idle"], "mode")):
+        rc, err = parse_status(*args, "-p", 1, "-t", 1)
+        check(f"conflict: {args} is exit 2", rc == 2 and word in err, (rc, err))
+    for args in (["--idle", "--idle"], ["--reconnect", "--reconnect"], ["--idle", "--ramp", "4"]):
+        rc, err = parse_status(*args, "--help")
+        check(f"conflict: {args} is accepted", rc == 0, (rc, err))
+
+
 def test_size_suffix_overflow():
     """A size with k is multiplied by 1024 in 64 bits: 18014398509481985k
     wrapped to 1024 and ran with 1 KiB messages."""
@@ -770,6 +784,7 @@ def main():
         test_huge_seconds()
         test_too_many_stamps()
         test_size_suffix_overflow()
+        test_conflicting_options()
         test_reconnect_nofile()
         test_fewer_messages_than_threads()
         test_reconnect_retires_failed_slots()
