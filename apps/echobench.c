@@ -544,6 +544,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "echobench: --server-core %d: no such CPU in /proc/stat\n", cfg.server_core);
         return 2;
     }
+    /* Unread, the server's CPU was left out of the report without a word. */
+    if (cfg.server_pid && process_cpu(cfg.server_pid) < 0) {
+        fprintf(stderr, "echobench: --server-pid %d: no such process (no /proc/%d/stat)\n", cfg.server_pid,
+                cfg.server_pid);
+        return 2;
+    }
     /* --rate sends on a schedule: the default 50 us of timer slack would
      * make every message late by up to that, and count it as latency.
      * The threads inherit the setting. */

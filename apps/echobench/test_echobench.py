@@ -364,6 +364,14 @@ def test_server_cpu():
                        stderr=subprocess.PIPE, universal_newlines=True)
     check("server cpu: a CPU that is not there is exit 2", p.returncode == 2 and "no such CPU" in p.stderr,
           (p.returncode, p.stderr))
+    # A process that is not there measured nothing either: the report left
+    # the server's CPU out without a word, and the run passed.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    p = subprocess.run([ECHOBENCH, "--server-pid", str(gone.pid), "-t", "1", "-p", "1"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True)
+    check("server cpu: a process that is not there is exit 2", p.returncode == 2 and "no such process" in p.stderr,
+          (p.returncode, p.stderr))
 
 
 def test_usage():
