@@ -100,10 +100,11 @@ int netev__table_grow(netev_loop *loop, int64_t min_size)
 }
 
 /* known_state < 0: ask the socket what it is; otherwise the caller knows
- * (netev_accept_select: connected, non-blocking) and no system call is needed. */
-static int register_socket(netev_loop *loop, netev_socket s, int known_state, netev__sock **out)
+ * (netev_accept_select: connected, non-blocking, keeping message boundaries
+ * if known_message) and no system call is needed. */
+static int register_socket(netev_loop *loop, netev_socket s, int known_state, int known_message, netev__sock **out)
 {
-    int state = known_state, dead_err = 0, message = 0, err = 0;
+    int state = known_state, dead_err = 0, message = known_message, err = 0;
     if (known_state < 0) {
         if ((err = netev__probe_state(s, &state, &dead_err, &message)))
             return err;
@@ -165,7 +166,7 @@ void netev__reprobe(netev_loop *loop, netev_socket s, netev__sock *sk)
 int netev__track(netev_loop *loop, netev_socket s, netev__sock **out)
 {
     *out = netev__lookup(loop, s);
-    return *out ? 0 : register_socket(loop, s, -1, out);
+    return *out ? 0 : register_socket(loop, s, -1, 0, out);
 }
 
 /* Forget a socket; its queue entry stays linked and is skipped when popped. */
@@ -253,7 +254,7 @@ int netev_select(netev_loop *loop, netev_socket s, unsigned events, void *udata)
     netev__sock *sk = netev__lookup(loop, s);
     if (sk && sk->state == NETEV__UNCONNECTED)
         netev__reprobe(loop, s, sk); /* selected before listen() or a connect() of its own */
-    int err = sk ? 0 : register_socket(loop, s, -1, &sk);
+    int err = sk ? 0 : register_socket(loop, s, -1, 0, &sk);
     if (err)
         return err;
     sk->mask = (uint8_t)events;
@@ -273,9 +274,14 @@ int netev_accept_select(netev_loop *loop, netev_socket listener, unsigned events
     if (err)
         return err;
     /* A connection reset while it was queued is still "connected" here: its
-     * error shows as readiness at the next wait and becomes CLOSE. */
+     * error shows as readiness at the next wait and becomes CLOSE.  The
+     * listener's type is the connection's: a SOCK_SEQPACKET one's recvs take
+     * one message each, and a short one can leave more behind (without
+     * F_MESSAGE the READ for it would be lost on epoll). */
+    const netev__sock *lsk = netev__lookup(loop, listener);
+    int message = lsk ? (lsk->flags & NETEV__F_MESSAGE) != 0 : netev__keeps_messages(*out);
     netev__sock *sk;
-    if ((err = register_socket(loop, *out, NETEV__CONNECTED, &sk))) {
+    if ((err = register_socket(loop, *out, NETEV__CONNECTED, message, &sk))) {
         netev_close(loop, *out);
         *out = NETEV_INVALID_SOCKET;
         return err;

@@ -176,6 +176,13 @@ int netev__at_mark(netev_socket s)
 #endif
 }
 
+int netev__keeps_messages(netev_socket s)
+{
+    int type = 0;
+    socklen_t len = sizeof type;
+    return getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET;
+}
+
 int netev__set_nonblock(netev_socket s)
 {
     int fl = fcntl(s, F_GETFL);

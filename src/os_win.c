@@ -144,6 +144,12 @@ int netev__set_nonblock(netev_socket s)
     return ioctlsocket(s, FIONBIO, &one) == SOCKET_ERROR ? WSAGetLastError() : 0;
 }
 
+int netev__keeps_messages(netev_socket s)
+{
+    (void)s;
+    return 0; /* as netev__probe_state: no SOCK_SEQPACKET over TCP/IP */
+}
+
 int netev__accept_queue_len(netev_socket s)
 {
     (void)s;

@@ -280,7 +280,59 @@ TEST(seqpacket_one_message_per_recv)
     close(sv[1]);
     netev_loop_free(loop);
 }
-#define SEQPACKET_CASE CASE(seqpacket_one_message_per_recv),
+
+/* The same for a message connection taken with netev_accept_select, which
+ * knows the new socket's state without asking it: one message per recv there
+ * too, and READ back at once while another is queued. */
+#include <stdio.h>
+#include <sys/un.h>
+TEST(seqpacket_accept_select_one_message_per_recv)
+{
+    netev_loop *loop = util_loop();
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof a.sun_path, "/tmp/netev-t_read-%ld.sock", (long)getpid());
+    unlink(a.sun_path);
+    int l = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    CHECK(l >= 0);
+    CHECK(bind(l, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK(listen(l, 8) == 0);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    CHECK(c >= 0);
+    CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    netev_socket s;
+    CHECK_OK(netev_accept_select(loop, l, NO_WRITE, 0, &s, 0, 0));
+    CHECK(send(c, "abc", 3, 0) == 3);
+    CHECK(send(c, "de", 2, 0) == 2);
+    char buf[64];
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 3);
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 2);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, s));
+    close(c);
+    /* a listener the loop does not track: the new socket is asked */
+    CHECK_OK(netev_forget(loop, l));
+    c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    CHECK(c >= 0);
+    CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0);
+    CHECK_OK(netev_accept_select(loop, l, NO_WRITE, 0, &s, 0, 0));
+    CHECK(send(c, "fgh", 3, 0) == 3);
+    CHECK(send(c, "ij", 2, 0) == 2);
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 3);
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 2);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, s));
+    CHECK_OK(netev_close(loop, l));
+    close(c);
+    unlink(a.sun_path);
+    netev_loop_free(loop);
+}
+#define SEQPACKET_CASE CASE(seqpacket_one_message_per_recv), CASE(seqpacket_accept_select_one_message_per_recv),
 #else
 #define SEQPACKET_CASE
 #endif
