@@ -322,7 +322,10 @@ int netev_wait_us(netev_loop *loop, netev_event *out, int max, int64_t timeout_u
         timeout_us = -1;
     loop->batch = out;
     loop->batch_n = 0;
-    int64_t deadline = timeout_us > 0 ? netev__now_us() + timeout_us : 0;
+    /* Saturated: a timeout near INT64_MAX means "as good as forever", and
+     * now + timeout must not overflow on the way. */
+    int64_t now = timeout_us > 0 ? netev__now_us() : 0;
+    int64_t deadline = timeout_us <= 0 ? 0 : timeout_us > INT64_MAX - now ? INT64_MAX : now + timeout_us;
     int64_t remaining = timeout_us;
     for (;;) {
         /* Always ask the kernel, even with a full queue: new events must not

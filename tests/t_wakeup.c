@@ -168,6 +168,11 @@ TEST(microsecond_timeouts)
     t0 = util_now_us();
     CHECK_EQ(netev_wait_us(loop, out, 4, 5000000), 0);
     CHECK(util_now_us() - t0 < 1000000);
+    /* ... and one as long as int64_t allows (its deadline does not overflow) */
+    CHECK_OK(netev_wakeup(loop));
+    t0 = util_now_us();
+    CHECK_EQ(netev_wait_us(loop, out, 4, INT64_MAX), 0);
+    CHECK(util_now_us() - t0 < 1000000);
     netev_loop_free(loop);
 }
 
