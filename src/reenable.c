@@ -88,6 +88,11 @@ int netev__accept_failed(netev_loop *loop, netev_socket listener, netev__sock *s
         int e2 = netev__starve(loop, listener, sk);
         if (e2)
             err = e2;
+    } else {
+        /* Not for want of descriptors (the queue is empty, say): the next
+         * arrival must be watched for as usual, which a starved listener's
+         * is not on poll. */
+        sk->flags &= (uint16_t)~NETEV__F_STARVED;
     }
     netev__changed(loop, listener, sk);
     return err;
@@ -97,6 +102,9 @@ void netev__accept_done(netev_loop *loop, netev_socket listener, netev__sock *sk
 {
     if (!sk)
         return;
+    /* It had a descriptor for this one (freed outside the loop, maybe):
+     * starving is over, and what arrives next is watched for as usual. */
+    sk->flags &= (uint16_t)~NETEV__F_STARVED;
     if (netev__readable(listener)) /* another connection is queued */
         netev__record(loop, sk, NETEV_ACCEPT, 0);
     netev__changed(loop, listener, sk);

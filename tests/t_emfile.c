@@ -86,7 +86,100 @@ TEST(emfile_no_spin_then_recovers)
     netev_loop_free(loop);
 }
 
-RUN_TESTS(CASE(emfile_no_spin_then_recovers))
+/* A starved listener that the program accepts from again, once a descriptor
+ * was freed outside the loop, is starved no more: the next arrival is
+ * reported (on poll too, whose starved listener is not polled). */
+TEST(accept_after_emfile_ends_starvation)
+{
+    if (getenv("NETEV_TEST_VALGRIND")) {
+        printf("# skip accept_after_emfile_ends_starvation under valgrind (as emfile_no_spin_then_recovers)\n");
+        return;
+    }
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    netev_socket c1 = util_connect(port);
+    netev_socket c2 = util_tcp_socket(AF_INET);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    struct rlimit old = exhaust();
+    netev_socket a;
+    CHECK_EQ(netev_accept(loop, l, &a, 0, 0), NETEV_EMFILE);
+    EXPECT_IDLE(loop, 150);
+
+    close(burn[--nburn]); /* not a netev_close: the loop does not hear of it */
+    CHECK_OK(netev_accept(loop, l, &a, 0, 0));
+    EXPECT_NONE(loop);
+    restore(old);
+
+    struct sockaddr_storage ss;
+    socklen_t len;
+    util_loopback(AF_INET, port, &ss, &len);
+    CHECK(connect(c2, (struct sockaddr *)&ss, len) == 0);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    netev_socket b;
+    CHECK_OK(netev_accept(loop, l, &b, 0, 0));
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, a));
+    CHECK_OK(netev_close(loop, b));
+    util_close(c1);
+    util_close(c2);
+    CHECK_OK(netev_close(loop, l));
+    netev_loop_free(loop);
+}
+
+/* Starved, and then someone else (another process sharing the listener;
+ * here a plain accept) takes the queued connection.  Whether the program
+ * hears NETEV_EAGAIN from an accept of its own or not, the next arrival is
+ * reported. */
+static void taken_elsewhere(int accept_again)
+{
+    if (getenv("NETEV_TEST_VALGRIND")) {
+        printf("# skip under valgrind (as emfile_no_spin_then_recovers)\n");
+        return;
+    }
+    netev_loop *loop = util_loop();
+    int port;
+    netev_socket l = util_listener(&port);
+    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
+    netev_socket c1 = util_connect(port);
+    netev_socket c2 = util_tcp_socket(AF_INET);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    struct rlimit old = exhaust();
+    netev_socket a;
+    CHECK_EQ(netev_accept(loop, l, &a, 0, 0), NETEV_EMFILE);
+    EXPECT_IDLE(loop, 150);
+    close(burn[--nburn]);
+    int other = accept(l, 0, 0);
+    CHECK(other >= 0);
+    if (accept_again) {
+        close(burn[--nburn]); /* Linux wants a descriptor before it looks at the queue */
+        CHECK_EQ(netev_accept(loop, l, &a, 0, 0), NETEV_EAGAIN);
+    }
+    EXPECT_IDLE(loop, 250); /* the poll backend looks at a starved listener's queue meanwhile */
+    restore(old);
+
+    struct sockaddr_storage ss;
+    socklen_t len;
+    util_loopback(AF_INET, port, &ss, &len);
+    CHECK(connect(c2, (struct sockaddr *)&ss, len) == 0);
+    EXPECT(loop, l, NETEV_ACCEPT);
+    CHECK_OK(netev_accept(loop, l, &a, 0, 0));
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, a));
+    close(other);
+    util_close(c1);
+    util_close(c2);
+    CHECK_OK(netev_close(loop, l));
+    netev_loop_free(loop);
+}
+
+TEST(taken_elsewhere_then_eagain)
+{
+    taken_elsewhere(1);
+}
+
+RUN_TESTS(CASE(emfile_no_spin_then_recovers), CASE(accept_after_emfile_ends_starvation), CASE(taken_elsewhere_then_eagain))
 #else
 static void test_skipped(void) { printf("# skip t_emfile: RLIMIT_NOFILE does not exist on Windows\n"); }
 RUN_TESTS({"emfile_no_spin_then_recovers", test_skipped})
