@@ -73,10 +73,14 @@ void netev__starved_check(netev_loop *loop)
         if (!sk)
             continue;
         int qlen = netev__accept_queue_len(st.s);
-        if (qlen < 0 || qlen > st.queue_len)
+        if (qlen < 0 || qlen > st.queue_len) {
             resume(loop, st.s, sk);
-        else
+        } else {
+            /* Shorter: someone else took connections (another process on
+             * the same listener); an arrival is growth from here on. */
+            st.queue_len = qlen;
             loop->starved[kept++] = st;
+        }
     }
     loop->nstarved = kept;
 }

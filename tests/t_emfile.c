@@ -179,7 +179,13 @@ TEST(taken_elsewhere_then_eagain)
     taken_elsewhere(1);
 }
 
-RUN_TESTS(CASE(emfile_no_spin_then_recovers), CASE(accept_after_emfile_ends_starvation), CASE(taken_elsewhere_then_eagain))
+TEST(taken_elsewhere_unnoticed)
+{
+    taken_elsewhere(0);
+}
+
+RUN_TESTS(CASE(emfile_no_spin_then_recovers), CASE(accept_after_emfile_ends_starvation), CASE(taken_elsewhere_then_eagain),
+          CASE(taken_elsewhere_unnoticed))
 #else
 static void test_skipped(void) { printf("# skip t_emfile: RLIMIT_NOFILE does not exist on Windows\n"); }
 RUN_TESTS({"emfile_no_spin_then_recovers", test_skipped})
