@@ -291,6 +291,7 @@ int netev__urgent_left(netev_socket s);      /* urgent data still unread (0 wher
 int netev__at_mark(netev_socket s);         /* the next byte is the urgent mark's (0 where unknown) */
 int netev__set_nonblock(netev_socket s);      /* 0 or the OS's error number */
 int netev__keeps_messages(netev_socket s);    /* SOCK_SEQPACKET: 1, else (or unknown) 0 */
+int netev__message_queued(netev_socket s);    /* such a socket has a message (an empty one too) to read */
 int netev__accept_queue_len(netev_socket s);  /* queued connections, -1 if unknown */
 
 #endif

@@ -183,6 +183,27 @@ int netev__keeps_messages(netev_socket s)
     return getsockopt(s, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_SEQPACKET;
 }
 
+int netev__message_queued(netev_socket s)
+{
+    /* poll's IN covers an empty message, which FIONREAD counts as 0 bytes;
+     * but after the peer's shutdown it also means the end of the stream,
+     * which is CLOSE's news: then only bytes left count. */
+#ifdef POLLRDHUP
+    unsigned r = netev__poll1(s, POLLIN | POLLRDHUP);
+#else
+    unsigned r = netev__poll1(s, POLLIN);
+#endif
+    if (!(r & POLLIN))
+        return 0;
+#ifdef POLLRDHUP
+    if (!(r & (POLLRDHUP | POLLHUP)))
+#else
+    if (!(r & POLLHUP))
+#endif
+        return 1;
+    return netev__fionread(s) > 0;
+}
+
 int netev__set_nonblock(netev_socket s)
 {
     int fl = fcntl(s, F_GETFL);

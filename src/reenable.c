@@ -48,10 +48,15 @@ void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int fla
          * (so is the one FIONREAD calls 0 bytes long): ask poll. */
         if (n >= 0 && netev__readable(s))
             netev__record(loop, sk, NETEV_READ, 0);
-    } else if ((n > 0 && ((size_t)n == len || (flags & NETEV_MSG_PEEK) || (sk->flags & NETEV__F_MESSAGE))) ||
-               (n == 0 && len == 0)) {
-        /* A short read of a stream emptied the queue; a full one, a message
-         * (one per recv) or an empty buffer may have left data behind. */
+    } else if (sk->flags & NETEV__F_MESSAGE) {
+        /* One message per recv, and an empty one is a message too: its 0
+         * looks like the end of the stream, and FIONREAD counts it as 0
+         * bytes, so FIONREAD alone cannot tell whether one is left. */
+        if (n >= 0 && netev__message_queued(s))
+            netev__record(loop, sk, NETEV_READ, 0);
+    } else if ((n > 0 && ((size_t)n == len || (flags & NETEV_MSG_PEEK))) || (n == 0 && len == 0)) {
+        /* A short read of a stream emptied the queue; a full one or an
+         * empty buffer may have left data behind. */
         if (netev__fionread(s) > 0)
             netev__record(loop, sk, NETEV_READ, 0);
     }

@@ -281,6 +281,40 @@ TEST(seqpacket_one_message_per_recv)
     netev_loop_free(loop);
 }
 
+/* An empty message is a message too: READ comes back for it, and after it
+ * for the next; the end of the stream is CLOSE, not READ. */
+TEST(seqpacket_empty_messages)
+{
+    netev_loop *loop = util_loop();
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
+    CHECK_OK(netev_select(loop, sv[0], NO_WRITE, 0));
+    CHECK(send(sv[1], "abc", 3, 0) == 3);
+    CHECK(send(sv[1], "", 0, 0) == 0);
+    CHECK(send(sv[1], "de", 2, 0) == 2);
+    CHECK(send(sv[1], "", 0, 0) == 0);
+    char buf[64];
+    EXPECT(loop, sv[0], NETEV_READ);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 3);
+    EXPECT(loop, sv[0], NETEV_READ);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 0);
+    EXPECT(loop, sv[0], NETEV_READ);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 2);
+    EXPECT(loop, sv[0], NETEV_READ);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 0);
+    EXPECT_NONE(loop);
+    /* read to the end before the wait hears of it: still no READ for the end */
+    CHECK(send(sv[1], "f", 1, 0) == 1);
+    close(sv[1]);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 1);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 0);
+    EXPECT(loop, sv[0], NETEV_CLOSE);
+    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 0);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, sv[0]));
+    netev_loop_free(loop);
+}
+
 /* The same for a message connection taken with netev_accept_select, which
  * knows the new socket's state without asking it: one message per recv there
  * too, and READ back at once while another is queued. */
@@ -332,7 +366,7 @@ TEST(seqpacket_accept_select_one_message_per_recv)
     unlink(a.sun_path);
     netev_loop_free(loop);
 }
-#define SEQPACKET_CASE CASE(seqpacket_one_message_per_recv), CASE(seqpacket_accept_select_one_message_per_recv),
+#define SEQPACKET_CASE CASE(seqpacket_one_message_per_recv), CASE(seqpacket_empty_messages), CASE(seqpacket_accept_select_one_message_per_recv),
 #else
 #define SEQPACKET_CASE
 #endif
