@@ -27,8 +27,10 @@ ptrdiff_t netev_recv(netev_loop *loop, netev_socket s, void *buf, size_t len, in
     do
         n = recv(s, buf, len, flags);
     while (n < 0 && errno == EINTR);
-    int err = n < 0 ? netev__map_errno(errno) : 0;
+    int e = n < 0 ? errno : 0, err = netev__map_errno(e);
     netev__recv_done(loop, s, sk, flags, n, len, err);
+    if (e)
+        netev__connect_error_heard(loop, s, e);
     return err ? err : n;
 }
 
@@ -40,8 +42,10 @@ ptrdiff_t netev_send(netev_loop *loop, netev_socket s, const void *buf, size_t l
     do
         n = send(s, buf, len, flags | MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
-    int err = n < 0 ? netev__map_errno(errno) : 0;
+    int e = n < 0 ? errno : 0, err = netev__map_errno(e);
     netev__send_done(loop, s, err, n > 0 ? (size_t)n : 0, len);
+    if (e)
+        netev__connect_error_heard(loop, s, e);
     return err ? err : n;
 }
 

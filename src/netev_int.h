@@ -209,6 +209,12 @@ void netev__zfree(void *p, size_t bytes);
 
 /* ready.c: what a backend's readiness means for a socket's records */
 void netev__ready(netev_loop *loop, netev_socket s, unsigned readiness);
+#ifndef _WIN32
+/* A recv or send on a socket still connecting returned errno e: the kernel
+ * tells a connect's error once, and this call took it from the wait that
+ * would have reported it, so a failure here is the connect's outcome. */
+void netev__connect_error_heard(netev_loop *loop, netev_socket s, int e);
+#endif
 #ifdef _WIN32
 /* ready_win.c: the same for a WSAEnumNetworkEvents record (FD_* bits, WSA errors) */
 void netev__ready_wsa(netev_loop *loop, netev__sock *sk, long events, const int *errors);

@@ -57,24 +57,48 @@ static void connected_ready(netev_loop *loop, netev_socket s, netev__sock *sk, u
     }
 }
 
+/* A connect in progress ended with error e (errno, 0 if already read). */
+static void connect_failed(netev_loop *loop, netev__sock *sk, int e)
+{
+    unsigned outcome = (sk->flags & NETEV__F_VIA_CONNECT) ? NETEV_CONNECT : NETEV_CLOSE;
+    if (e == ECONNRESET || e == EPIPE) {
+        /* A refused SYN is ECONNREFUSED: a reset means it had connected
+         * before the peer reset it (research §5 F8). */
+        sk->state = NETEV__CONNECTED;
+        if (outcome == NETEV_CONNECT)
+            netev__record(loop, sk, NETEV_CONNECT, 0);
+        netev__record(loop, sk, NETEV_WRITE, 0);
+        netev__connection_over(loop, sk, NETEV_ECONNRESET);
+        return;
+    }
+    sk->state = NETEV__FAILED;
+    sk->flags |= NETEV__F_DEAD;
+    netev__record(loop, sk, outcome, e ? netev__map_errno(e) : NETEV_ECONNABORTED);
+}
+
+void netev__connect_error_heard(netev_loop *loop, netev_socket s, int e)
+{
+    netev__sock *sk = netev__lookup(loop, s);
+    if (!sk || sk->state != NETEV__CONNECTING)
+        return;
+    switch (e) {
+    case ECONNREFUSED: case ETIMEDOUT: case ENETUNREACH: case EHOSTUNREACH: case ENETDOWN: case ECONNRESET:
+#ifdef EHOSTDOWN
+    case EHOSTDOWN:
+#endif
+        connect_failed(loop, sk, e);
+        netev__changed(loop, s, sk);
+        break;
+    default:
+        break; /* EAGAIN and the like: the outcome is still to come */
+    }
+}
+
 static void connecting_ready(netev_loop *loop, netev_socket s, netev__sock *sk, unsigned r)
 {
     unsigned outcome = (sk->flags & NETEV__F_VIA_CONNECT) ? NETEV_CONNECT : NETEV_CLOSE;
     if (r & (NETEV__ERR | NETEV__HUP)) {
-        int e = netev__so_error(s);
-        if (e == ECONNRESET || e == EPIPE) {
-            /* A refused SYN is ECONNREFUSED: a reset means it had connected
-             * before the peer reset it (research §5 F8). */
-            sk->state = NETEV__CONNECTED;
-            if (outcome == NETEV_CONNECT)
-                netev__record(loop, sk, NETEV_CONNECT, 0);
-            netev__record(loop, sk, NETEV_WRITE, 0);
-            netev__connection_over(loop, sk, NETEV_ECONNRESET);
-            return;
-        }
-        sk->state = NETEV__FAILED;
-        sk->flags |= NETEV__F_DEAD;
-        netev__record(loop, sk, outcome, e ? netev__map_errno(e) : NETEV_ECONNABORTED);
+        connect_failed(loop, sk, netev__so_error(s));
         return;
     }
     if (!(r & NETEV__OUT))

@@ -252,6 +252,8 @@ static void take_send(netev_loop *loop, void *reqs, int i, int res)
     int err = res < 0 ? netev__map_errno(-res) : 0;
     q->result = err ? err : res;
     netev__send_done(loop, q->sock, err, res > 0 ? (size_t)res : 0, q->len);
+    if (res < 0)
+        netev__connect_error_heard(loop, q->sock, -res);
 }
 
 int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use)
@@ -287,6 +289,8 @@ static void take_recv(netev_loop *loop, void *reqs, int i, int res)
     if (res > 0)
         MARK_WRITTEN(q->buf, (size_t)res);
     netev__recv_done(loop, q->sock, netev__lookup(loop, q->sock), 0, res < 0 ? -1 : res, q->len, err);
+    if (res < 0)
+        netev__connect_error_heard(loop, q->sock, -res);
 }
 
 int netev__recv_ring(netev_loop *loop, netev_recv_req *reqs, int n, const uint8_t *use)

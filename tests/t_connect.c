@@ -154,6 +154,39 @@ TEST(refused)
     netev_loop_free(loop);
 }
 
+/* A send or recv made while the connect is in progress may hear the
+ * refusal before the wait does (the kernel tells it once): CONNECT still
+ * reports ECONNREFUSED, not an unknown failure. */
+static void refused_heard_first(int by_send)
+{
+    netev_loop *loop = util_loop();
+    netev_socket s = util_tcp_socket(AF_INET);
+    CHECK_OK(netev_select(loop, s, NETEV_ALL, 0));
+    start_connect(loop, s, util_closed_port());
+    ptrdiff_t r = NETEV_EAGAIN;
+    char buf[4];
+    for (int i = 0; i < 200 && r == NETEV_EAGAIN; i++) {
+        util_sleep_ms(5);
+        r = by_send ? netev_send(loop, s, "x", 1, 0) : netev_recv(loop, s, buf, sizeof buf, 0);
+    }
+    CHECK_EQ(r, NETEV_ECONNREFUSED);
+    netev_event e = EXPECT(loop, s, NETEV_CONNECT);
+    CHECK_EQ(e.error[NETEV_CONNECT_BIT], NETEV_ECONNREFUSED);
+    EXPECT_NONE(loop);
+    CHECK_OK(netev_close(loop, s));
+    netev_loop_free(loop);
+}
+
+TEST(refused_heard_by_send_first)
+{
+    refused_heard_first(1);
+}
+
+TEST(refused_heard_by_recv_first)
+{
+    refused_heard_first(0);
+}
+
 /* F8: connected, then reset by the peer before the first wait: the connect
  * succeeded (CONNECT 0, WRITE) and the reset is CLOSE, all in one record;
  * the connect did not fail. */
@@ -321,5 +354,6 @@ TEST(connect_bad_calls)
 }
 
 RUN_TESTS(CASE(b1_b2_b3_connect_once), CASE(f8_reset_after_connect_before_wait), CASE(connect_before_select), CASE(b4_b5_no_connect_without_netev_connect),
-          CASE(b6_unselected_connect_kept), CASE(refused), CASE(no_retry_after_failure), CASE(timed_out),
+          CASE(b6_unselected_connect_kept), CASE(refused), CASE(refused_heard_by_send_first),
+          CASE(refused_heard_by_recv_first), CASE(no_retry_after_failure), CASE(timed_out),
           CASE(ipv6_loopback), CASE(plain_connect_after_select), CASE(connect_bad_calls))
