@@ -169,7 +169,14 @@ static void refused_heard_first(int by_send)
         util_sleep_ms(5);
         r = by_send ? netev_send(loop, s, "x", 1, 0) : netev_recv(loop, s, buf, sizeof buf, 0);
     }
+#ifdef _WIN32
+    /* Windows keeps the outcome for FD_CONNECT whatever the call said
+     * (under Wine send says ECONNRESET, recv EAGAIN to the end): only the
+     * record is the promise. */
+    (void)r;
+#else
     CHECK_EQ(r, NETEV_ECONNREFUSED);
+#endif
     netev_event e = EXPECT(loop, s, NETEV_CONNECT);
     CHECK_EQ(e.error[NETEV_CONNECT_BIT], NETEV_ECONNREFUSED);
     EXPECT_NONE(loop);
