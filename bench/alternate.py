@@ -4,6 +4,7 @@ echobench runs alternate between them, round after round.
 
     python3 bench/alternate.py --conns 100 --rounds 20
     python3 bench/alternate.py --servers echod-epoll,libuv,epoll --conns 1000 --seconds 1
+    python3 bench/alternate.py --other-echod /tmp/wt/build/apps/echod --servers echod-epoll,echod-other,epoll
 
 This host has slow spells of a few seconds in which every server's CPU per
 message rises by up to a third (bench/results/2026-11-26-203640.tsv).  Runs
@@ -39,11 +40,18 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--other-echod", metavar="PATH",
+                    help="another echod binary (a change under test), as server echod-other (epoll backend)")
     a = ap.parse_args()
     a.echobench = os.path.join(a.build, "apps", "echobench")
     a.server_cpu, a.client_cpu = 0, 1  # as in make bench: the server on CPU 0, echobench on CPU 1
     names = a.servers.split(",")
     known = {s.name: s for s in find_servers(a.build, os.path.join(a.build, "apps", "echod"), False)}
+    if a.other_echod:
+        # Two echods in one set of rounds: a change's effect, paired round by round.
+        other = find_servers(a.build, os.path.abspath(a.other_echod), False)[0]
+        other.name = "echod-other"
+        known[other.name] = other
     unknown = [n for n in names if n not in known]
     if unknown:
         sys.exit(f"alternate: unknown server(s) {', '.join(unknown)} (known: {', '.join(known)})")
