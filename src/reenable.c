@@ -18,16 +18,40 @@ netev__sock *netev__reenable(netev_loop *loop, netev_socket s, unsigned bit)
     return sk;
 }
 
+/* A call's error that ends the connection, as CLOSE reports it (0: one that
+ * does not, such as EAGAIN, or EPIPE after our own shutdown).  The kernel
+ * tells such an error once, to whichever asks first: when a recv or send
+ * heard it before a wait did, the readiness that follows shows a plain
+ * hang-up, and CLOSE would say 0, the peer's orderly FIN.  So the call's own
+ * error is CLOSE's news. */
+static int ends_connection(int err)
+{
+    switch (err) {
+    case NETEV_ECONNRESET:
+    case NETEV_ETIMEDOUT: /* retransmissions, keepalives or TCP_USER_TIMEOUT gave up */
+    case NETEV_EHOSTUNREACH:
+    case NETEV_ENETUNREACH:
+    case NETEV_ENETDOWN:
+        return err;
+    case NETEV_ECONNABORTED:
+#ifdef _WIN32
+        return NETEV_ECONNRESET; /* a reset, as FD_CLOSE's is reported (ready_win.c) */
+#else
+        return err; /* aborted here (ss -K) */
+#endif
+    default:
+        return 0;
+    }
+}
+
 void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int flags, ptrdiff_t n, size_t len,
                       int err)
 {
     if (!sk)
         return;
-    /* The kernel tells a reset once, to whichever asks first: when a recv
-     * (or send) heard it before a wait did, the readiness that follows shows
-     * a plain hang-up.  So the call's own error is CLOSE's news. */
-    if (err == NETEV_ECONNRESET && sk->state == NETEV__CONNECTED) {
-        netev__connection_over(loop, sk, NETEV_ECONNRESET);
+    int over = ends_connection(err);
+    if (over && sk->state == NETEV__CONNECTED) {
+        netev__connection_over(loop, sk, over);
     } else if (flags & NETEV_MSG_OOB) {
         /* F_URGENT stays: normal reads stop at the mark even once the urgent
          * byte is read, so the first read after it may be short. */
@@ -65,14 +89,15 @@ void netev__recv_done(netev_loop *loop, netev_socket s, netev__sock *sk, int fla
 
 void netev__send_done(netev_loop *loop, netev_socket s, int err, size_t sent, size_t len)
 {
-    if (err ? err != NETEV_EAGAIN && err != NETEV_ECONNRESET : sent >= len)
+    int over = ends_connection(err);
+    if (err ? err != NETEV_EAGAIN && !over : sent >= len)
         return;
     netev__sock *sk = netev__lookup(loop, s);
     if (!sk)
         return;
-    if (err == NETEV_ECONNRESET) {
+    if (over) {
         if (sk->state == NETEV__CONNECTED) { /* as in netev__recv_done */
-            netev__connection_over(loop, sk, NETEV_ECONNRESET);
+            netev__connection_over(loop, sk, over);
             netev__changed(loop, s, sk);
         }
         return;

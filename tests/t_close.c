@@ -2,6 +2,10 @@
  * (design.md, research §5 F). */
 #include "util.h"
 
+#ifdef __linux__
+#include <netinet/tcp.h>
+#endif
+
 #define NO_WRITE (NETEV_ACCEPT | NETEV_READ | NETEV_OOB | NETEV_CONNECT | NETEV_CLOSE)
 
 /* F1: the peer closes: CLOSE with error 0, once; re-selecting does not repeat it; recv gives 0. */
@@ -204,7 +208,58 @@ TEST(reset_heard_by_send_first)
     reset_heard_first(1);
 }
 
+#if defined(__linux__) && defined(TCP_USER_TIMEOUT)
+/* A connection the kernel gives up on (here: the peer's window stays shut
+ * longer than TCP_USER_TIMEOUT, which Linux counts since 5.11) is over, and
+ * CLOSE says why: NETEV_ETIMEDOUT, whether a wait or the program's own call
+ * heard it first -- not 0, which would read as the peer's orderly FIN.
+ * heard_by: 0 a wait, 1 netev_send, 2 netev_recv. */
+static void timed_out(int heard_by)
+{
+    util_fixture f = util_fixture_new(NO_WRITE);
+    int small = 4096, ms = 200;
+    CHECK(setsockopt(f.c, SOL_SOCKET, SO_RCVBUF, &small, sizeof small) == 0);
+    CHECK(setsockopt(f.s, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms) == 0);
+    util_fill(f.loop, f.s); /* the peer reads nothing: its window shuts */
+    if (heard_by) {
+        static char buf[65536];
+        ptrdiff_t r = NETEV_EAGAIN;
+        /* Until the call fails (200 ms, and the probes' back-off); the window
+         * may still open a little on the way, which a send takes. */
+        for (int i = 0; i < 300 && (r >= 0 || r == NETEV_EAGAIN); i++) {
+            util_sleep_ms(20);
+            r = heard_by == 1 ? netev_send(f.loop, f.s, buf, sizeof buf, 0)
+                              : netev_recv(f.loop, f.s, buf, sizeof buf, 0);
+        }
+        CHECK_EQ(r, NETEV_ETIMEDOUT);
+    }
+    netev_event e = EXPECT(f.loop, f.s, NETEV_CLOSE);
+    CHECK_EQ(e.error[NETEV_CLOSE_BIT], NETEV_ETIMEDOUT);
+    EXPECT_IDLE(f.loop, 200);
+    util_fixture_free(&f);
+}
+
+TEST(timeout_heard_by_wait)
+{
+    timed_out(0);
+}
+
+TEST(timeout_heard_by_send_first)
+{
+    timed_out(1);
+}
+
+TEST(timeout_heard_by_recv_first)
+{
+    timed_out(2);
+}
+#define TIMEOUT_CASES , CASE(timeout_heard_by_wait), CASE(timeout_heard_by_send_first), CASE(timeout_heard_by_recv_first)
+#else
+#define TIMEOUT_CASES
+#endif
+
 RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f4_data_then_close),
           CASE(close_while_read_unconsumed), CASE(f5_closed_before_select), CASE(f5_first_select_after_close),
           CASE(f6_unselected_close_kept), CASE(f7_reset), CASE(reset_after_fin_is_silent),
-          CASE(reset_while_write_blocked), CASE(reset_heard_by_recv_first), CASE(reset_heard_by_send_first))
+          CASE(reset_while_write_blocked), CASE(reset_heard_by_recv_first), CASE(reset_heard_by_send_first)
+              TIMEOUT_CASES)
