@@ -5,6 +5,7 @@ echobench runs alternate between them, round after round.
     python3 bench/alternate.py --conns 100 --rounds 20
     python3 bench/alternate.py --servers echod-epoll,libuv,epoll --conns 1000 --seconds 1
     python3 bench/alternate.py --other-echod /tmp/wt/build/apps/echod --servers echod-epoll,echod-other,epoll
+    python3 bench/alternate.py --server-share 0.5 --servers echod-epoll,libuv,libevent,libev --conns 1000
 
 This host has slow spells of a few seconds in which every server's CPU per
 message rises by up to a third (bench/results/2026-11-26-203640.tsv).  Runs
@@ -21,6 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cpucap import CpuCap  # noqa: E402
 from run_bench import ROOT, Running, find_servers, run_echobench, server_cpu_args  # noqa: E402
 
 
@@ -40,6 +42,9 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--server-share", type=float, metavar="F",
+                    help="cap each server at F of a CPU (a cgroup's cpu quota, root; bench/cpucap.py): the server, "
+                         "not echobench, is then the bottleneck, as on a machine with more cores for the clients")
     ap.add_argument("--other-echod", metavar="PATH",
                     help="another echod binary (a change under test), as server echod-other (epoll backend)")
     a = ap.parse_args()
@@ -57,9 +62,12 @@ def main():
         sys.exit(f"alternate: unknown server(s) {', '.join(unknown)} (known: {', '.join(known)})")
     logdir = tempfile.mkdtemp(prefix="alternate-")
     running = {}
+    cap = CpuCap(a.server_share, f"netev-alternate-{os.getpid()}") if a.server_share else None
     try:
         for n in names:
             running[n] = Running(known[n], a.server_cpu, logdir)
+            if cap:
+                cap.add(running[n].pid)
         cpu = {n: [] for n in names}
         thr = {n: [] for n in names}
         core = {n: [] for n in names}
@@ -76,7 +84,10 @@ def main():
         for srv in running.values():
             srv.stop()
         shutil.rmtree(logdir, ignore_errors=True)
-    print(f"{a.rounds} rounds of {a.seconds:g} s, {a.conns} connections, {a.size} B, depth 1")
+        if cap:
+            cap.close()
+    print(f"{a.rounds} rounds of {a.seconds:g} s, {a.conns} connections, {a.size} B, depth 1"
+          + (f", each server capped at {a.server_share:g} CPU" if cap else ""))
     print("CPU: the server's process time per message; core: its CPU's busy time per message (with the")
     print("kernel's work that no process is charged with, such as ksoftirqd's)")
     print(f"{'server':12s} {'CPU us/msg median':>18s} {'core us/msg median':>19s} {'msgs/s median':>14s} "

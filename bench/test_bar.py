@@ -103,8 +103,36 @@ def test_skipped_rows():
     check("a skipped peer is not the best peer", "(epoll)" in line(bar, "- msgs/s at 10,000 conns"))
 
 
+def bound_row(server, conns, rep, msgs):
+    r = echo_row(server, conns, rep, 5.0, msgs, 100)
+    r.update(kind="bound", note="0.5 CPU")
+    return r
+
+
+def test_server_bound():
+    rows = [echo_row("echod-epoll", 1000, 1, 5.0, 100, 100), echo_row("libuv", 1000, 1, 6.0, 100, 100)]
+    for rep in (1, 2, 3):
+        rows += [bound_row("echod-epoll", 1000, rep, 120), bound_row("libuv", 1000, rep, 100),
+                 bound_row("libevent", 1000, rep, 105), bound_row("libev", 1000, rep, 90),
+                 bound_row("epoll", 1000, rep, 115)]
+    rows += [bound_row("echod-epoll", 100, 1, 100), bound_row("libuv", 100, 1, 95),
+             bound_row("libevent", 100, 1, 80), bound_row("epoll", 100, 1, 120)]
+    tables, bar = judge(rows)
+    got = line(bar, "- server-bound msgs/s at 1,000 conns")
+    check("server-bound: every library peer 10 % behind is met",
+          "1.200 x libuv's, 1.143 x libevent's, 1.333 x libev's, 1.043 x epoll's" in got
+          and "capped at 0.5 CPU" in got and got.endswith(": met"), got)
+    got = line(bar, "- server-bound msgs/s at 100 conns")
+    check("server-bound: one library peer within 10 % is NOT met (the bare loop is not a library)",
+          "1.053 x libuv's" in got and got.endswith("NOT met"), got)
+    check("server-bound tables", any("server-bound: each server capped at 0.5 CPU" in t for t in tables))
+    check("server-bound rows stay out of the echo cells' verdicts",
+          "1.000 of the best peer's (libuv)" in line(bar, "- msgs/s at 1,000 conns"))
+
+
 def main():
-    for test in (test_per_round_verdict, test_not_met, test_best_peer, test_busy_figure, test_skipped_rows):
+    for test in (test_per_round_verdict, test_not_met, test_best_peer, test_busy_figure, test_skipped_rows,
+                 test_server_bound):
         test()
     print(f"{len(failures)} failed: {', '.join(failures)}" if failures else "all passed")
     return 1 if failures else 0
