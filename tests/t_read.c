@@ -260,6 +260,19 @@ TEST(datagrams_one_per_recv)
 #ifndef _WIN32
 #include <sys/socket.h>
 #include <unistd.h>
+/* The peer sends two messages, 3 and 2 bytes: each takes a READ and a recv. */
+static void two_messages_one_per_recv(netev_loop *loop, int peer, netev_socket s)
+{
+    CHECK(send(peer, "abc", 3, 0) == 3);
+    CHECK(send(peer, "de", 2, 0) == 2);
+    char buf[64];
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 3);
+    EXPECT(loop, s, NETEV_READ);
+    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 2);
+    EXPECT_NONE(loop);
+}
+
 /* A connection that keeps message boundaries: each recv takes one message,
  * however short, so READ comes back while another is queued. */
 TEST(seqpacket_one_message_per_recv)
@@ -268,14 +281,7 @@ TEST(seqpacket_one_message_per_recv)
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv) == 0);
     CHECK_OK(netev_select(loop, sv[0], NO_WRITE, 0));
-    CHECK(send(sv[1], "abc", 3, 0) == 3);
-    CHECK(send(sv[1], "de", 2, 0) == 2);
-    char buf[64];
-    EXPECT(loop, sv[0], NETEV_READ);
-    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 3);
-    EXPECT(loop, sv[0], NETEV_READ);
-    CHECK_EQ(netev_recv(loop, sv[0], buf, sizeof buf, 0), 2);
-    EXPECT_NONE(loop);
+    two_messages_one_per_recv(loop, sv[1], sv[0]);
     CHECK_OK(netev_close(loop, sv[0]));
     close(sv[1]);
     netev_loop_free(loop);
@@ -337,14 +343,7 @@ TEST(seqpacket_accept_select_one_message_per_recv)
     EXPECT(loop, l, NETEV_ACCEPT);
     netev_socket s;
     CHECK_OK(netev_accept_select(loop, l, NO_WRITE, 0, &s, 0, 0));
-    CHECK(send(c, "abc", 3, 0) == 3);
-    CHECK(send(c, "de", 2, 0) == 2);
-    char buf[64];
-    EXPECT(loop, s, NETEV_READ);
-    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 3);
-    EXPECT(loop, s, NETEV_READ);
-    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 2);
-    EXPECT_NONE(loop);
+    two_messages_one_per_recv(loop, c, s);
     CHECK_OK(netev_close(loop, s));
     close(c);
     /* a listener the loop does not track: the new socket is asked */
@@ -353,13 +352,7 @@ TEST(seqpacket_accept_select_one_message_per_recv)
     CHECK(c >= 0);
     CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0);
     CHECK_OK(netev_accept_select(loop, l, NO_WRITE, 0, &s, 0, 0));
-    CHECK(send(c, "fgh", 3, 0) == 3);
-    CHECK(send(c, "ij", 2, 0) == 2);
-    EXPECT(loop, s, NETEV_READ);
-    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 3);
-    EXPECT(loop, s, NETEV_READ);
-    CHECK_EQ(netev_recv(loop, s, buf, sizeof buf, 0), 2);
-    EXPECT_NONE(loop);
+    two_messages_one_per_recv(loop, c, s);
     CHECK_OK(netev_close(loop, s));
     CHECK_OK(netev_close(loop, l));
     close(c);
