@@ -37,25 +37,57 @@ static void restore(struct rlimit old)
     CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
 }
 
+/* A listener with connection c1 queued, starved by an accept that found no
+ * descriptor (they stay used up until restore(old)); c2 connects later. */
+typedef struct starved {
+    netev_loop *loop;
+    int port;
+    netev_socket l, c1, c2;
+    struct rlimit old;
+} starved;
+
+static int skip_under_valgrind(const char *name)
+{
+    /* valgrind enforces the descriptor limit itself, after the kernel's
+     * accept: it closes the new socket and the queued connection is lost */
+    if (getenv("NETEV_TEST_VALGRIND"))
+        printf("# skip %s under valgrind\n", name);
+    return getenv("NETEV_TEST_VALGRIND") != 0;
+}
+
+static starved starve_listener(void)
+{
+    starved t;
+    t.loop = util_loop();
+    t.l = util_listener(&t.port);
+    CHECK_OK(netev_select(t.loop, t.l, NETEV_ACCEPT, 0));
+    t.c1 = util_connect(t.port);
+    t.c2 = util_tcp_socket(AF_INET);
+    EXPECT(t.loop, t.l, NETEV_ACCEPT);
+    t.old = exhaust();
+    netev_socket a;
+    CHECK_EQ(netev_accept(t.loop, t.l, &a, 0, 0), NETEV_EMFILE);
+    return t;
+}
+
+/* c2 connects: a new arrival, which the listener reports. */
+static void second_arrives(const starved *t)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    util_loopback(AF_INET, t->port, &ss, &len);
+    CHECK(connect(t->c2, (struct sockaddr *)&ss, len) == 0);
+    EXPECT(t->loop, t->l, NETEV_ACCEPT);
+}
+
 TEST(emfile_no_spin_then_recovers)
 {
-    if (getenv("NETEV_TEST_VALGRIND")) {
-        /* valgrind enforces the descriptor limit itself, after the kernel's
-         * accept: it closes the new socket and the queued connection is lost */
-        printf("# skip emfile_no_spin_then_recovers under valgrind\n");
+    if (skip_under_valgrind("emfile_no_spin_then_recovers"))
         return;
-    }
-    netev_loop *loop = util_loop();
-    int port;
-    netev_socket l = util_listener(&port);
-    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
-    netev_socket c1 = util_connect(port);
-    netev_socket c2 = util_tcp_socket(AF_INET); /* connects later, while descriptors are out */
-    EXPECT(loop, l, NETEV_ACCEPT);
-    struct rlimit old = exhaust();
-
-    netev_socket a;
-    CHECK_EQ(netev_accept(loop, l, &a, 0, 0), NETEV_EMFILE);
+    starved t = starve_listener();
+    netev_loop *loop = t.loop;
+    netev_socket l = t.l, c1 = t.c1, c2 = t.c2, a;
+    struct rlimit old = t.old;
     EXPECT_IDLE(loop, 300); /* still queued, but not reported: no busy loop */
 
     /* a netev_close frees a descriptor: ACCEPT comes back, and accept works */
@@ -65,11 +97,7 @@ TEST(emfile_no_spin_then_recovers)
     EXPECT_NONE(loop);
 
     /* out of descriptors again; a new arrival is reported, once */
-    struct sockaddr_storage ss;
-    socklen_t len;
-    util_loopback(AF_INET, port, &ss, &len);
-    CHECK(connect(c2, (struct sockaddr *)&ss, len) == 0);
-    EXPECT(loop, l, NETEV_ACCEPT);
+    second_arrives(&t);
     netev_socket b;
     CHECK_EQ(netev_accept(loop, l, &b, 0, 0), NETEV_EMFILE);
     EXPECT_IDLE(loop, 300);
@@ -97,20 +125,12 @@ enum { ACCEPTED_HERE, TAKEN_THEN_EAGAIN, TAKEN_UNNOTICED };
  * (on poll too, whose starved listener is not polled). */
 static void starving_ends(int how)
 {
-    if (getenv("NETEV_TEST_VALGRIND")) {
-        printf("# skip under valgrind (as emfile_no_spin_then_recovers)\n");
+    if (skip_under_valgrind("a starving-ends case"))
         return;
-    }
-    netev_loop *loop = util_loop();
-    int port;
-    netev_socket l = util_listener(&port);
-    CHECK_OK(netev_select(loop, l, NETEV_ACCEPT, 0));
-    netev_socket c1 = util_connect(port);
-    netev_socket c2 = util_tcp_socket(AF_INET);
-    EXPECT(loop, l, NETEV_ACCEPT);
-    struct rlimit old = exhaust();
-    netev_socket a = NETEV_INVALID_SOCKET;
-    CHECK_EQ(netev_accept(loop, l, &a, 0, 0), NETEV_EMFILE);
+    starved t = starve_listener();
+    netev_loop *loop = t.loop;
+    netev_socket l = t.l, c1 = t.c1, c2 = t.c2, a = NETEV_INVALID_SOCKET;
+    struct rlimit old = t.old;
     EXPECT_IDLE(loop, 150);
     close(burn[--nburn]); /* not a netev_close: the loop does not hear of it */
     int other = -1;
@@ -128,11 +148,7 @@ static void starving_ends(int how)
     }
     restore(old);
 
-    struct sockaddr_storage ss;
-    socklen_t len;
-    util_loopback(AF_INET, port, &ss, &len);
-    CHECK(connect(c2, (struct sockaddr *)&ss, len) == 0);
-    EXPECT(loop, l, NETEV_ACCEPT);
+    second_arrives(&t);
     netev_socket b;
     CHECK_OK(netev_accept(loop, l, &b, 0, 0));
     EXPECT_NONE(loop);
