@@ -78,19 +78,19 @@ static void connect_failed(netev_loop *loop, netev__sock *sk, int e)
 
 void netev__connect_error_heard(netev_loop *loop, netev_socket s, int e)
 {
-    netev__sock *sk = netev__lookup(loop, s);
-    if (!sk || sk->state != NETEV__CONNECTING)
-        return;
     switch (e) {
     case ECONNREFUSED: case ETIMEDOUT: case ENETUNREACH: case EHOSTUNREACH: case ENETDOWN: case ECONNRESET:
 #ifdef EHOSTDOWN
     case EHOSTDOWN:
 #endif
-        connect_failed(loop, sk, e);
-        netev__changed(loop, s, sk);
         break;
     default:
-        break; /* EAGAIN and the like: the outcome is still to come */
+        return; /* EAGAIN and the like, the busy path's: no lookup; the outcome is still to come */
+    }
+    netev__sock *sk = netev__lookup(loop, s);
+    if (sk && sk->state == NETEV__CONNECTING) {
+        connect_failed(loop, sk, e);
+        netev__changed(loop, s, sk);
     }
 }
 
