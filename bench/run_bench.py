@@ -582,6 +582,11 @@ def ratio_of(m, s, key_s, key_ref):
     return v / ref
 
 
+def bound_share_label(rows):
+    """The cap of the server-bound cells, as their rows note it ("0.5 CPU")."""
+    return next((r["note"] for r in rows if r["kind"] == "bound" and r["note"]), "")
+
+
 def summarize(rows, servers, args):
     """Markdown tables of the medians, ratios to echod and the bar of issue 4."""
     names = [s for s in SERVER_ORDER if s in servers]
@@ -617,7 +622,7 @@ def summarize(rows, servers, args):
     bound = medians(rows, "bound", "msgs_per_s")
     if bound:
         bc = sorted({k[1] for k in bound})
-        share = next((r["note"] for r in rows if r["kind"] == "bound" and r["note"]), "")
+        share = bound_share_label(rows)
         out += table(f"Messages per second, 64 B, server-bound: each server capped at {share} "
                      "(median)", names, bc, lambda c: f"{c:,}", lambda s, c: bound.get((s, c, 64)))
         out += table(f"Server-bound messages per second relative to {REFERENCE} (below 1: {REFERENCE} is faster)",
@@ -699,7 +704,7 @@ def bar_check(thr, cpu, p99, idle, rows):
                 worst = v if worst is None else min(worst, v)
         if worst is None:
             continue
-        share = next((r["note"] for r in rows if r["kind"] == "bound" and r["note"]), "")
+        share = bound_share_label(rows)
         lines.append(f"- server-bound msgs/s at {c:,} conns (64 B, each server capped at {share}, standing in "
                      f"for more client cores): {', '.join(parts)} (medians of per-round ratios; the claim: "
                      f">= 1.10 against every library peer): {verdict(worst >= 1.10)}")
