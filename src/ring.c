@@ -142,6 +142,11 @@ void netev__ring_free(netev_loop *loop)
  * completion means; reqs is that kind's array. */
 typedef void prep_fn(netev_loop *loop, struct io_uring_sqe *e, void *reqs, int i);
 typedef void take_fn(netev_loop *loop, void *reqs, int i, int res);
+typedef struct ring_kind {
+    prep_fn *prep;
+    take_fn *take;
+    int (*unsettled)(const void *reqs, int i); /* result still NETEV__REDO */
+} ring_kind;
 
 /* Submits up to count queued requests; returns how many the kernel took.
  * With MSG_DONTWAIT each completes during this call, so there is nothing
@@ -175,9 +180,34 @@ static unsigned reap(netev_loop *loop, ring *r, take_fn *take, void *reqs, int n
     return n;
 }
 
-/* Submits the requests i where use[i] (prep fills their entries, take
- * files their completions); 0 when done, -1 when there is no ring. */
-static int ring_run(netev_loop *loop, int n, const uint8_t *use, prep_fn *prep, take_fn *take, void *reqs)
+/* Waiting for completions failed (not EINTR, which is retried).  A working
+ * kernel never gets here: each request completes during its submission, and
+ * the completion queue, twice the size of a submission, cannot overflow.  The requests taken but not
+ * completed may still send or receive, so they must not be made again as
+ * plain calls (a send would go twice, a recv's bytes would be lost): each
+ * fails with NETEV_EIO, and the ring is retired, so that none of its late
+ * completions is taken for a later batch's.  The completions that came are
+ * filed first; of the requests taken (the first `taken` used from `from`
+ * on), one still NETEV__REDO after that never completed (or asked to be
+ * made again, which this rare path does not tell apart). */
+static void abandon(netev_loop *loop, ring *r, const ring_kind *k, void *reqs, int n, const uint8_t *use,
+                    int from, unsigned taken)
+{
+    (void)reap(loop, r, k->take, reqs, n);
+    netev__ring_free(loop);
+    loop->ring_state = -1;
+    for (int j = from; taken > 0; j++) {
+        if (!use[j])
+            continue;
+        taken--;
+        if (k->unsettled(reqs, j))
+            k->take(loop, reqs, j, -EIO);
+    }
+}
+
+/* Submits the requests i where use[i] (k->prep fills their entries,
+ * k->take files their completions); 0 when done, -1 when there is no ring. */
+static int ring_run(netev_loop *loop, int n, const uint8_t *use, const ring_kind *k, void *reqs)
 {
     if (loop->ring_state == 0) {
         loop->ring = ring_make();
@@ -190,13 +220,14 @@ static int ring_run(netev_loop *loop, int n, const uint8_t *use, prep_fn *prep, 
     while (i < n) {
         /* Fill the submission queue with the next requests (at most its size). */
         unsigned tail = *r->sq_tail, mask = *r->sq_mask, count = 0;
+        int from = i;
         for (; i < n && count < r->entries; i++) {
             if (!use[i])
                 continue;
             unsigned idx = tail & mask;
             struct io_uring_sqe *e = &r->sqes[idx];
             memset(e, 0, sizeof *e);
-            prep(loop, e, reqs, i);
+            k->prep(loop, e, reqs, i);
             e->user_data = (unsigned long long)i;
             r->sq_array[idx] = idx;
             tail++;
@@ -216,10 +247,12 @@ static int ring_run(netev_loop *loop, int n, const uint8_t *use, prep_fn *prep, 
         if (taken < count) /* the kernel refused the rest: they go as plain sends */
             atomic_store_explicit((_Atomic unsigned *)r->sq_tail, tail - (count - taken), memory_order_release);
         /* Every request taken has completed by now; should one not have, wait for it. */
-        for (unsigned got = reap(loop, r, take, reqs, n); got < taken; got += reap(loop, r, take, reqs, n))
+        for (unsigned got = reap(loop, r, k->take, reqs, n); got < taken; got += reap(loop, r, k->take, reqs, n))
             if (syscall(__NR_io_uring_enter, r->fd, 0, taken - got, IORING_ENTER_GETEVENTS, 0, 0) < 0 &&
-                errno != EINTR)
-                break;
+                errno != EINTR) {
+                abandon(loop, r, k, reqs, n, use, from, taken);
+                return 0;
+            }
     }
     return 0;
 }
@@ -256,12 +289,18 @@ static void take_send(netev_loop *loop, void *reqs, int i, int res)
         netev__connect_error_heard(loop, q->sock, -res);
 }
 
+static int send_unsettled(const void *reqs, int i)
+{
+    return ((const netev_send_req *)reqs)[i].result == NETEV__REDO;
+}
+
 int netev__send_ring(netev_loop *loop, netev_send_req *reqs, int n, const uint8_t *use)
 {
     for (int j = 0; j < n; j++)
         if (use[j])
             reqs[j].result = NETEV__REDO; /* until a completion says otherwise */
-    return ring_run(loop, n, use, prep_send, take_send, reqs);
+    static const ring_kind sends = {prep_send, take_send, send_unsettled};
+    return ring_run(loop, n, use, &sends, reqs);
 }
 
 /* ---- recvs ---- */
@@ -293,10 +332,16 @@ static void take_recv(netev_loop *loop, void *reqs, int i, int res)
         netev__connect_error_heard(loop, q->sock, -res);
 }
 
+static int recv_unsettled(const void *reqs, int i)
+{
+    return ((const netev_recv_req *)reqs)[i].result == NETEV__REDO;
+}
+
 int netev__recv_ring(netev_loop *loop, netev_recv_req *reqs, int n, const uint8_t *use)
 {
     for (int j = 0; j < n; j++)
         if (use[j])
             reqs[j].result = NETEV__REDO;
-    return ring_run(loop, n, use, prep_recv, take_recv, reqs);
+    static const ring_kind recvs = {prep_recv, take_recv, recv_unsettled};
+    return ring_run(loop, n, use, &recvs, reqs);
 }

@@ -30,6 +30,8 @@ typedef struct util_batch_of_two {
 #include <linux/filter.h>
 #include <linux/io_uring.h>
 #include <linux/seccomp.h>
+#include <signal.h>
+#include <ucontext.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -65,6 +67,12 @@ static inline int util_rings_open(void)
     return rings;
 }
 
+/* NETEV_NO_IO_URING unset or "0": batches may use a ring. */
+static inline int util_ring_wanted(void)
+{
+    const char *off = getenv("NETEV_NO_IO_URING");
+    return !(off && *off && strcmp(off, "0"));
+}
 
 /* Where the process may make an io_uring, a batch uses one (it shows in
  * /proc/self/fd), unless NETEV_NO_IO_URING asks for none. */
@@ -74,43 +82,21 @@ static inline void util_check_ring_used(const util_batch_of_two *b)
         printf("# io_uring unavailable here: one system call per request\n");
         return;
     }
-    const char *off = getenv("NETEV_NO_IO_URING");
     b->open(b->ctx);
     b->two(b->ctx, 0);
-    CHECK_EQ(util_rings_open(), !(off && *off && strcmp(off, "0")));
+    CHECK_EQ(util_rings_open(), util_ring_wanted());
     b->close(b->ctx);
 }
 
-/* A ring that can be made but not entered (a seccomp filter refuses
- * io_uring_enter, in a child process, which must exit 0): every request is
- * still served, and the ring is let go and not tried again.  Not run (a
- * line says so) without io_uring or under valgrind, which does not take
- * seccomp filters. */
-static inline void util_check_refused_ring(const util_batch_of_two *b)
+/* Runs fn(ctx) in a forked child, which must exit 0: a seccomp filter
+ * stays with the process that installs it. */
+static inline void util_in_child(void (*fn)(void *), void *ctx)
 {
-    if (!util_io_uring_here() || util_slow() > 1) {
-        printf("# io_uring unavailable here, or under valgrind: not run\n");
-        return;
-    }
     fflush(stdout);
     pid_t pid = fork();
     CHECK(pid >= 0);
     if (pid == 0) {
-        struct sock_filter f[] = {
-            BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-            BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-            BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        };
-        struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
-        CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
-        CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
-        b->open(b->ctx);
-        b->two(b->ctx, 0);
-        CHECK_EQ(util_rings_open(), 0); /* made, refused, let go */
-        b->two(b->ctx, 1);
-        CHECK_EQ(util_rings_open(), 0); /* not made again */
-        b->close(b->ctx);
+        fn(ctx);
         fflush(stdout);
         _exit(0);
     }
@@ -118,6 +104,82 @@ static inline void util_check_refused_ring(const util_batch_of_two *b)
     CHECK(waitpid(pid, &st, 0) == pid);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
+
+/* A ring that can be made but not entered (a seccomp filter refuses
+ * io_uring_enter, in a child process, which must exit 0): every request is
+ * still served, and the ring is let go and not tried again.  Not run (a
+ * line says so) without io_uring or under valgrind, which does not take
+ * seccomp filters. */
+static inline void refused_ring_child(void *ctx)
+{
+    const util_batch_of_two *b = ctx;
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+    b->open(b->ctx);
+    b->two(b->ctx, 0);
+    CHECK_EQ(util_rings_open(), 0); /* made, refused, let go */
+    b->two(b->ctx, 1);
+    CHECK_EQ(util_rings_open(), 0); /* not made again */
+    b->close(b->ctx);
+}
+
+static inline void util_check_refused_ring(const util_batch_of_two *b)
+{
+    if (!util_io_uring_here() || util_slow() > 1) {
+        printf("# io_uring unavailable here, or under valgrind: not run\n");
+        return;
+    }
+    util_in_child(refused_ring_child, (void *)b);
+}
+
+#if defined(__x86_64__) && defined(REG_RAX)
+/* io_uring_enter trapped (SIGSYS) and answered here: a submission "takes"
+ * every entry without the kernel seeing one, and a wait for completions
+ * fails with EFAULT -- what a kernel that lost requests would look like. */
+static void util_lost_wait_sigsys(int sig, siginfo_t *si, void *ucv)
+{
+    (void)sig;
+    (void)si;
+    greg_t *g = ((ucontext_t *)ucv)->uc_mcontext.gregs; /* rsi: to_submit, r10: flags */
+    g[REG_RAX] = (g[REG_R10] & IORING_ENTER_GETEVENTS) ? -EFAULT : g[REG_RSI];
+}
+
+/* Installs that for the rest of this process (a forked child); 1 when done,
+ * 0 where it cannot be (not x86-64, no io_uring, or valgrind, which does
+ * not take seccomp filters). */
+static inline int util_fake_lost_wait(void)
+{
+    if (!util_io_uring_here() || util_slow() > 1)
+        return 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = util_lost_wait_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    CHECK(sigaction(SIGSYS, &sa, NULL) == 0);
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {(unsigned short)(sizeof f / sizeof *f), f};
+    CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+    CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0);
+    return 1;
+}
+#else
+static inline int util_fake_lost_wait(void)
+{
+    return 0;
+}
+#endif
 #else
 static inline int util_io_uring_here(void)
 {
