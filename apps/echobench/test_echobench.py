@@ -377,6 +377,43 @@ def test_server_cpu():
           (p.returncode, p.stderr))
 
 
+def documented_json_fields():
+    """The names in docs/echobench.md's table of the JSON report: the fields
+    of its first column, and every name in backquotes of either (which holds
+    the fields inside latency_us, connect_us and errors)."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "echobench.md")
+    with open(doc) as f:
+        text = f.read()
+    section = text.split("## The JSON report", 1)[1].split("\n## ", 1)[0]
+    fields, names = set(), set()
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            fields.update(re.findall(r"`([a-z_0-9]+)`", line.split("|")[1]))
+            names.update(re.findall(r"`([a-z_0-9]+)`", line))
+    return fields, names
+
+
+def test_json_fields_documented():
+    """Every field of --json's report (with the optional server ones) is in
+    the docs' table, and the table names no field that is not there."""
+    srv = EchoServer(size=64)
+    try:
+        rc, rep, err, _ = run_bench(srv.port, "-c", 2, "-n", 200, "--server-pid", os.getpid(),
+                                    "--server-core", min(os.sched_getaffinity(0)))
+    finally:
+        srv.stop()
+    check("json: exit 0", rc == 0 and rep is not None, f"rc={rc} {err}")
+    if not rep:
+        return
+    nested = set()
+    for v in rep.values():
+        if isinstance(v, dict):
+            nested.update(v)
+    fields, names = documented_json_fields()
+    check("json: every field documented", set(rep) | nested <= names, sorted((set(rep) | nested) - names))
+    check("json: no documented field missing", fields <= set(rep), sorted(fields - set(rep)))
+
+
 def test_usage():
     p = subprocess.run([ECHOBENCH, "-c", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check("usage: bad count is exit 2", p.returncode == 2, p.returncode)
@@ -790,6 +827,7 @@ def main():
         test_modes()
         test_rate_latency_is_the_servers()
         test_server_cpu()
+        test_json_fields_documented()
         test_usage()
         test_numbers_are_plain()
         test_huge_seconds()
