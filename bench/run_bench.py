@@ -393,7 +393,7 @@ def bound_section(args, servers, hard, rows, logdir, write_tsv):
         for server in servers:
             running[server.name] = Running(server, args.server_cpu, logdir)
             cap.add(running[server.name].pid)
-        for rep in range(1, args.other_reps + 1):
+        for rep in range(1, args.bound_reps + 1):
             for conns in args.bound_conns:
                 k = (rep - 1) % len(servers)
                 for server in servers[k:] + servers[:k]:
@@ -827,6 +827,10 @@ def parse():
                          "that it, not echobench, sets the pace, as with more client cores (default 0.5; "
                          "0 = none; quick: none)")
     ap.add_argument("--bound-conns", default="100,1000,10000", help="connection counts of the server-bound cells")
+    ap.add_argument("--bound-reps", type=int,
+                    help="rounds of the server-bound cells (default 5; 1 with --quick): with 3, echod's lead over "
+                         "one peer at 10,000 connections came out 1.02 to 1.08 in full runs and 1.14 in 6 rounds "
+                         "of bench/alternate.py")
     ap.add_argument("--micro", action=argparse.BooleanOptionalAction, default=None,
                     help="also run bench/micro_pairs (default: full run yes, --quick no)")
     ap.add_argument("--quiet", type=float, default=0.15,
@@ -850,6 +854,7 @@ def parse():
     args.duration = args.duration or (1.5 if quick else 2.0)
     args.reps = args.reps or (1 if quick else 7)
     args.other_reps = min(args.reps, 3)
+    args.bound_reps = args.bound_reps or min(args.reps, 5)
     if args.retries is None:
         args.retries = 1 if quick else 3
     idle = args.idle if args.idle is not None else ("1000" if quick else "10000,50000")
@@ -975,7 +980,7 @@ def main():
             "client_cpu": args.client_cpu, "client_threads": args.client_threads,
             "connrate_conns": args.connrate_conns, "per_process": args.per_process,
             "echod_standin": args.echod_standin, "machine": info, "bound_share": args.bound_share,
-            "bound_note": bound_note,
+            "bound_note": bound_note, "bound_reps": args.bound_reps,
             "date": datetime.datetime.now().strftime("%Y-%m-%d %H:%M")}
     with open(tsv[:-4] + ".meta.json", "w") as f:
         json.dump(meta, f, indent=1)
@@ -1034,10 +1039,11 @@ def bound_method(meta):
     """The method's bullet on the server-bound cells (none for runs from before them)."""
     if not meta.get("bound_share"):
         return ""
+    rounds = meta.get("bound_reps", meta["other_reps"])  # runs before --bound-reps had other_reps rounds
     text = f"""- Server-bound cells, standing in for issue 4's machine with more cores: on 2 cores echobench saturates
   its core before a good server does, so messages/s ranks clients. Here each server is capped at
   {meta['bound_share']:g} of a CPU by a cgroup's cpu quota (`bench/cpucap.py`, 10 ms period), which leaves it the
-  bottleneck with a whole core of client behind it; 64 B, depth 1, {meta['other_reps']} rounds, the same
+  bottleneck with a whole core of client behind it; 64 B, depth 1, {rounds} rounds, the same
   rotation and per-round ratios as above. A stand-in only: with more cores the server would run uncapped
   on its own core and echobench's threads on the others; throttling also adds waits that a saturated
   core does not have."""
