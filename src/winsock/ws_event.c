@@ -139,11 +139,14 @@ BOOL WSAResetEvent(WSAEVENT hEvent)
 /* -1: none ready; -2: a handle is invalid; else the index to return. */
 static int ready_index(DWORD n, const WSAEVENT *evs, BOOL all)
 {
+    /* Windows references every handle before it looks at any state: an
+     * invalid one fails the wait even behind a signalled one. */
+    for (DWORD i = 0; i < n; i++)
+        if (!ws_event_lookup(evs[i]))
+            return -2;
     int signalled = 0;
     for (DWORD i = 0; i < n; i++) {
         ws_event_slot *e = ws_event_lookup(evs[i]);
-        if (!e)
-            return -2;
         if (e->signalled) {
             if (!all)
                 return (int)i; /* the lowest signalled index, as Windows */

@@ -127,6 +127,21 @@ TEST(wait_counts)
         CHECK(WSACloseEvent(evs[i]));
 }
 
+/* Windows looks up every handle before it looks at any event's state: an
+ * invalid handle fails the whole wait even behind a signalled one. */
+TEST(wait_invalid_handle_behind_signalled)
+{
+    WSAEVENT evs[3] = {WSACreateEvent(), WSACreateEvent(), WSA_INVALID_EVENT};
+    CHECK(WSASetEvent(evs[0]));
+    WSASetLastError(0);
+    CHECK_EQ(WSAWaitForMultipleEvents(3, evs, FALSE, 0, FALSE), WSA_WAIT_FAILED);
+    CHECK_EQ(WSAGetLastError(), WSA_INVALID_HANDLE);
+    evs[2] = evs[1];
+    CHECK_EQ(WSAWaitForMultipleEvents(3, evs, FALSE, 0, FALSE), WSA_WAIT_EVENT_0);
+    CHECK(WSACloseEvent(evs[0]));
+    CHECK(WSACloseEvent(evs[1]));
+}
+
 TEST(wait_timeout)
 {
     ws_begin();
@@ -419,7 +434,7 @@ TEST(cleanup_forgets_held_closes)
 }
 
 RUN_TESTS(CASE(startup_versions), CASE(not_initialised), CASE(last_error_per_thread), CASE(event_manual_reset),
-          CASE(wait_lowest_signalled_index), CASE(wait_all), CASE(wait_counts), CASE(wait_timeout),
+          CASE(wait_lowest_signalled_index), CASE(wait_all), CASE(wait_counts), CASE(wait_invalid_handle_behind_signalled), CASE(wait_timeout),
           CASE(set_from_other_thread), CASE(threads_wait_on_their_own_sockets), CASE(wait_sockets_lowest_index),
           CASE(bad_calls), CASE(fionbio_while_selected), CASE(select_makes_nonblocking), CASE(cleanup_closes_sockets),
           CASE(cleanup_forgets_held_closes), CASE(address_lengths_too_small))
