@@ -119,9 +119,14 @@ static void accept_failed(echod *d, int err)
         return;
     if (err == NETEV_EMFILE || err == NETEV_ENFILE || err == NETEV_ENOBUFS || err == NETEV_ENOMEM) {
         /* The core reports ACCEPT again once a descriptor frees: no spinning, no flood of lines. */
+        /* Short of memory, the connection may already be taken and closed
+         * (the session table could not grow), so the line does not promise
+         * that it waits. */
+        int memory = err == NETEV_ENOBUFS || err == NETEV_ENOMEM;
         if (!d->out_of_fds)
-            fprintf(stderr, "echod: accept: %s; connections wait until a descriptor frees\n",
-                    netev_strerror(err));
+            fprintf(stderr, "echod: accept: %s; %s\n", netev_strerror(err),
+                    memory ? "a connection waits until memory frees, or was closed at once"
+                           : "connections wait until a descriptor frees");
         d->out_of_fds = 1;
         return;
     }
