@@ -18,4 +18,13 @@
 typedef int (*netev__resignal_fn)(void *ctx, netev_socket s, unsigned bit);
 void netev__set_resignal(netev_loop *loop, netev__resignal_fn fn, void *ctx);
 
+/* Socket s's CLOSE error (NETEV_E*, 0 for a graceful close or none yet),
+ * also one that came after CLOSE was reported: a reset after our own
+ * shutdown(SHUT_RDWR), which Linux reports as a close at once.  A reset the
+ * loop no longer watched for (poll does not watch a closed connection) is
+ * read from the socket here.  The Winsock layer (src/winsock) holds that
+ * first close, as Windows reports none for our own shutdown (research §5 F3),
+ * and releases it with this error (F7).  POSIX only. */
+int netev__close_error(netev_loop *loop, netev_socket s);
+
 #endif

@@ -7,6 +7,7 @@
  * state says it is news (READ: not disabled; WRITE: a send fell short;
  * CLOSE and CONNECT: once), and the records decide the rest. */
 #include "netev_int.h"
+#include "netev_hooks.h"
 
 #include <errno.h>
 
@@ -155,4 +156,17 @@ void netev__ready(netev_loop *loop, netev_socket s, unsigned r)
         break;
     }
     netev__changed(loop, s, sk);
+}
+
+int netev__close_error(netev_loop *loop, netev_socket s)
+{
+    netev__sock *sk = netev__lookup(loop, s);
+    if (!sk)
+        return 0;
+    if (!sk->err_close && (sk->flags & NETEV__F_DEAD)) {
+        int e = netev__so_error(s);
+        if (e)
+            sk->err_close = (int8_t)close_error(e);
+    }
+    return sk->err_close;
 }

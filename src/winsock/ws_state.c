@@ -259,7 +259,9 @@ static void release_held_closes(void)
             continue;
         ws->flags &= (uint16_t)~WS_CLOSE_HELD;
         G.held_closes--;
-        record(ws, FD_CLOSE_BIT, 0);
+        /* The peer's end may have been a reset, heard by the core after it
+         * reported our own shutdown as a graceful close (F3, then F7). */
+        record(ws, FD_CLOSE_BIT, error_for(NETEV_CLOSE_BIT, netev__close_error(G.loop, s)));
     }
 }
 

@@ -71,6 +71,29 @@ TEST(f3_local_shutdown_is_not_close)
     ws_end();
 }
 
+/* F3 then F7: after our own shutdown(SD_BOTH), the peer's reset is an
+ * abortive close (WSAECONNABORTED), as any reset is, not a graceful one. */
+TEST(f3_then_peer_reset)
+{
+    if (ws_is_wine()) {
+        ws_skip("F3 then F7", "Wine drops the selection on shutdown(SD_BOTH) (todo_wine)");
+        return;
+    }
+    ws_begin();
+    WSAEVENT ev = WSACreateEvent();
+    SOCKET c, s;
+    ws_tcp_pair(&c, &s);
+    CHECK_WSA_OK(WSAEventSelect(s, ev, READ_MASK));
+    CHECK_WSA_OK(shutdown(s, SD_BOTH));
+    CHECK_NO_EVENTS(s, ev);
+    ws_close_with_rst(c);
+    CHECK_EVENTS_ERR(s, ev, FD_CLOSE, FD_CLOSE_BIT, WSAECONNABORTED);
+    CHECK_NO_EVENTS(s, ev);
+    CHECK_WSA_OK(closesocket(s));
+    CHECK(WSACloseEvent(ev));
+    ws_end();
+}
+
 /* F4: FD_CLOSE comes at once even with unread data, which stays readable. */
 TEST(f4_close_with_unread_data)
 {
@@ -472,7 +495,7 @@ TEST(cleanup_aborts_blocked_recv)
     check_close_aborts_with(s, 'r', cleanup_instead, __FILE__, __LINE__);
 }
 
-RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f3_local_shutdown_is_not_close),
+RUN_TESTS(CASE(f1_peer_close), CASE(f2_peer_shutdown_send), CASE(f3_local_shutdown_is_not_close), CASE(f3_then_peer_reset),
           CASE(f4_close_with_unread_data), CASE(f5_closed_before_select), CASE(f6_close_selected_later),
           CASE(f7_peer_reset), CASE(f7_reset_heard_by_recv_first), CASE(f7_reset_heard_by_send_first),
           CASE(reset_on_blocking_socket), CASE(f8_reset_before_enumerating), CASE(closesocket_cancels_selection),
