@@ -563,7 +563,13 @@ def table(title, servers, cols, col_label, value, digits=0, ratio=False):
 def paired_ratios(rows, field, server, ref, conns, size, kind="echo"):
     """server/ref within each round (the two ran seconds apart, minutes apart
     from the other rounds), so a slow spell of the host that spans a round
-    cancels out; their median."""
+    cancels out; their median, and how many."""
+    ratios = round_ratios(rows, field, server, ref, conns, size, kind)
+    return (statistics.median(ratios), len(ratios)) if ratios else (None, 0)
+
+
+def round_ratios(rows, field, server, ref, conns, size, kind="echo"):
+    """server/ref in each round that measured both."""
     by_rep = {}
     for r in rows:
         if r["kind"] == kind and int(r["conns"]) == conns and int(r["size"]) == size \
@@ -571,8 +577,7 @@ def paired_ratios(rows, field, server, ref, conns, size, kind="echo"):
             v = num(r[field])
             if v is not None:
                 by_rep.setdefault(r["rep"], {})[r["server"]] = v
-    ratios = [d[server] / d[ref] for d in by_rep.values() if server in d and d.get(ref)]
-    return (statistics.median(ratios), len(ratios)) if ratios else (None, 0)
+    return [d[server] / d[ref] for d in by_rep.values() if server in d and d.get(ref)]
 
 
 def ratio_of(m, s, key_s, key_ref):
@@ -657,10 +662,13 @@ def bar_check(thr, cpu, p99, idle, rows):
         return "met" if ok else "NOT met"
 
     def judged(field, peer, c, of_medians):
-        pr, n = paired_ratios(rows, field, REFERENCE, peer, c, 64)
-        if pr is None:
+        ratios = round_ratios(rows, field, REFERENCE, peer, c, 64)
+        if not ratios:
             return of_medians, f"ratio of the medians {of_medians:.3f}"
-        return pr, f"median of {n} per-round ratios; ratio of the medians {of_medians:.3f}"
+        # The spread says how far a verdict near its bar is from noise.
+        return statistics.median(ratios), (f"median of {len(ratios)} per-round ratios, which range from "
+                                           f"{min(ratios):.3f} to {max(ratios):.3f}; ratio of the medians "
+                                           f"{of_medians:.3f}")
 
     for c in (100, 1000, 10000):
         key = (REFERENCE, c, 64)
