@@ -271,55 +271,42 @@ TEST(refused_ring_falls_back)
     util_check_refused_ring(&b);
 }
 
-#ifdef NETEV_HAVE_RING
 /* Linux: a wait for completions that fails outright (faked: see
  * util_fake_lost_wait) leaves the requests' fate unknown: a recv made again
  * by a plain call could return later bytes as if they were the first.  Each
  * fails with NETEV_EIO, the ring is retired, and the next batch reads
  * without it. */
-static void lost_wait_child(void *unused)
+static void lost(void *pp, int ring)
 {
-    (void)unused;
-    pairs p;
-    pairs_open(&p);
-    if (!util_fake_lost_wait()) {
-        printf("# no io_uring, not x86-64, or valgrind: not run\n");
-        pairs_close(&p);
-        return;
-    }
-    arrive(&p, 0, "ab");
-    arrive(&p, 1, "x");
-    netev_recv_req r[] = {req(p.s[0], p.buf[0], 64), req(p.s[1], p.buf[1], 64)};
-    CHECK_EQ(netev_recv_batch(p.loop, r, 2), 2);
-    if (util_ring_wanted()) {
+    pairs *p = pp;
+    arrive(p, 0, "ab");
+    arrive(p, 1, "x");
+    netev_recv_req r[] = {req(p->s[0], p->buf[0], 64), req(p->s[1], p->buf[1], 64)};
+    CHECK_EQ(netev_recv_batch(p->loop, r, 2), 2);
+    if (ring) {
         CHECK_EQ(r[0].result, NETEV_EIO);
         CHECK_EQ(r[1].result, NETEV_EIO);
+        /* The fake left the bytes in place: poll reports their READ again. */
+        netev_event ev[PAIRS];
+        while (netev_wait(p->loop, ev, PAIRS, 0) > 0)
+            continue;
     } else {
         expect_result(&r[0], "ab");
         expect_result(&r[1], "x");
     }
-    CHECK_EQ(util_rings_open(), 0);
-    /* The fake left the bytes in place: poll reports their READ again. */
-    netev_event ev[PAIRS];
-    while (netev_wait(p.loop, ev, PAIRS, 0) > 0)
-        continue;
-    arrive(&p, 2, "cd");
-    arrive(&p, 3, "e");
-    netev_recv_req again[] = {req(p.s[2], p.buf[2], 64), req(p.s[3], p.buf[3], 64)};
-    CHECK_EQ(netev_recv_batch(p.loop, again, 2), 2);
+    arrive(p, 2, "cd");
+    arrive(p, 3, "e");
+    netev_recv_req again[] = {req(p->s[2], p->buf[2], 64), req(p->s[3], p->buf[3], 64)};
+    CHECK_EQ(netev_recv_batch(p->loop, again, 2), 2);
     expect_result(&again[0], "cd");
     expect_result(&again[1], "e");
-    pairs_close(&p);
 }
-#endif
 
 TEST(lost_wait_fails_requests)
 {
-#ifdef NETEV_HAVE_RING
-    util_in_child(lost_wait_child, NULL);
-#else
-    printf("# no io_uring in this build: not run\n");
-#endif
+    pairs p;
+    util_lost_wait t = {two_open, lost, two_close, &p};
+    util_check_lost_wait(&t);
 }
 
 RUN_TESTS(CASE(bad_calls), CASE(reads_what_is_there), CASE(full_buffer_reports_read_again),

@@ -273,41 +273,34 @@ TEST(refused_ring_falls_back)
  * util_fake_lost_wait) leaves the requests' fate unknown.  Each fails with
  * NETEV_EIO instead of being sent again by a plain call, the ring is
  * retired, and the next batch is sent, once, without it. */
-static void lost_wait_child(void *unused)
+static void lost(void *pp, int ring)
 {
-    (void)unused;
-    pairs p;
-    pairs_open(&p);
-    if (!util_fake_lost_wait()) {
-        printf("# no io_uring, not x86-64, or valgrind: not run\n");
-        pairs_close(&p);
-        return;
-    }
-    int ring = util_ring_wanted();
-    netev_send_req r[] = {req(p.s[0], "ab", 2), req(p.s[1], "x", 1)};
-    CHECK_EQ(netev_send_batch(p.loop, r, 2), 2);
+    pairs *p = pp;
+    netev_send_req r[] = {req(p->s[0], "ab", 2), req(p->s[1], "x", 1)};
+    CHECK_EQ(netev_send_batch(p->loop, r, 2), 2);
     for (int i = 0; i < 2; i++)
         CHECK_EQ(r[i].result, (ring ? NETEV_EIO : (ptrdiff_t)r[i].len));
-    CHECK_EQ(util_rings_open(), 0);
     if (ring) {
         char got;
-        CHECK(recv(p.c[0], &got, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN); /* not sent again */
-        CHECK(recv(p.c[1], &got, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
+        CHECK(recv(p->c[0], &got, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN); /* not sent again */
+        CHECK(recv(p->c[1], &got, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN);
     }
-    netev_send_req again[] = {req(p.s[2], "cd", 2), req(p.s[3], "e", 1)};
-    CHECK_EQ(netev_send_batch(p.loop, again, 2), 2);
+    netev_send_req again[] = {req(p->s[2], "cd", 2), req(p->s[3], "e", 1)};
+    CHECK_EQ(netev_send_batch(p->loop, again, 2), 2);
     CHECK_EQ(again[0].result, 2);
     CHECK_EQ(again[1].result, 1);
-    expect_bytes(p.c[2], "cd");
-    expect_bytes(p.c[3], "e");
-    pairs_close(&p);
+    expect_bytes(p->c[2], "cd");
+    expect_bytes(p->c[3], "e");
 }
+
 #endif
 
 TEST(lost_wait_fails_requests_without_resending)
 {
 #ifdef NETEV_HAVE_RING
-    util_in_child(lost_wait_child, NULL);
+    pairs p;
+    util_lost_wait t = {two_open, lost, two_close, &p};
+    util_check_lost_wait(&t);
 #else
     printf("# no io_uring in this build: not run\n");
 #endif

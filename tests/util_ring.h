@@ -180,6 +180,36 @@ static inline int util_fake_lost_wait(void)
     return 0;
 }
 #endif
+
+/* A batch whose wait for completions fails outright (util_fake_lost_wait),
+ * in a child process: open(ctx), then lost(ctx, ring) makes batches and
+ * checks them (ring: 0 when NETEV_NO_IO_URING asks for none), the ring is
+ * gone afterwards, close(ctx).  Not run (a line says so) where the fake
+ * cannot be made. */
+typedef struct util_lost_wait {
+    void (*open)(void *ctx);
+    void (*lost)(void *ctx, int ring);
+    void (*close)(void *ctx);
+    void *ctx;
+} util_lost_wait;
+
+static inline void lost_wait_child(void *ctx)
+{
+    const util_lost_wait *t = ctx;
+    t->open(t->ctx);
+    if (!util_fake_lost_wait()) {
+        printf("# no io_uring, not x86-64, or valgrind: not run\n");
+    } else {
+        t->lost(t->ctx, util_ring_wanted());
+        CHECK_EQ(util_rings_open(), 0);
+    }
+    t->close(t->ctx);
+}
+
+static inline void util_check_lost_wait(const util_lost_wait *t)
+{
+    util_in_child(lost_wait_child, (void *)t);
+}
 #else
 static inline int util_io_uring_here(void)
 {
@@ -197,6 +227,17 @@ static inline void util_check_ring_used(const util_batch_of_two *b)
 static inline void util_check_refused_ring(const util_batch_of_two *b)
 {
     (void)b;
+    printf("# no io_uring in this build: not run\n");
+}
+typedef struct util_lost_wait {
+    void (*open)(void *ctx);
+    void (*lost)(void *ctx, int ring);
+    void (*close)(void *ctx);
+    void *ctx;
+} util_lost_wait;
+static inline void util_check_lost_wait(const util_lost_wait *t)
+{
+    (void)t;
     printf("# no io_uring in this build: not run\n");
 }
 #endif
