@@ -118,10 +118,10 @@ static void accept_failed(echod *d, int err)
     if (err == NETEV_EAGAIN)
         return;
     if (err == NETEV_EMFILE || err == NETEV_ENFILE || err == NETEV_ENOBUFS || err == NETEV_ENOMEM) {
-        /* The core reports ACCEPT again once a descriptor frees: no spinning, no flood of lines. */
-        /* Short of memory, the connection may already be taken and closed
-         * (the session table could not grow), so the line does not promise
-         * that it waits. */
+        /* The core reports ACCEPT again once a descriptor frees: no spinning,
+         * no flood of lines.  Short of memory, the connection may already be
+         * taken and closed (the session table could not grow), so that line
+         * does not promise that it waits. */
         int memory = err == NETEV_ENOBUFS || err == NETEV_ENOMEM;
         if (!d->out_of_fds)
             fprintf(stderr, "echod: accept: %s; %s\n", netev_strerror(err),

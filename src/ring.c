@@ -182,14 +182,15 @@ static unsigned reap(netev_loop *loop, ring *r, take_fn *take, void *reqs, int n
 
 /* Waiting for completions failed (not EINTR, which is retried).  A working
  * kernel never gets here: each request completes during its submission, and
- * the completion queue, twice the size of a submission, cannot overflow.  The requests taken but not
- * completed may still send or receive, so they must not be made again as
- * plain calls (a send would go twice, a recv's bytes would be lost): each
- * fails with NETEV_EIO, and the ring is retired, so that none of its late
- * completions is taken for a later batch's.  The completions that came are
- * filed first; of the requests taken (the first `taken` used from `from`
- * on), one still NETEV__REDO after that never completed (or asked to be
- * made again, which this rare path does not tell apart). */
+ * the completion queue, twice the size of a submission, cannot overflow.
+ * The requests taken but not completed may still send or receive, so they
+ * must not be made again as plain calls (a send would go twice, a recv's
+ * bytes would be lost): each fails with NETEV_EIO, and the ring is retired,
+ * so that none of its late completions is taken for a later batch's.  The
+ * completions that came are filed first; of the requests taken (the first
+ * `taken` used from `from` on), one still NETEV__REDO after that never
+ * completed (or asked to be made again, which this rare path does not tell
+ * apart). */
 static void abandon(netev_loop *loop, ring *r, const ring_kind *k, void *reqs, int n, const uint8_t *use,
                     int from, unsigned taken)
 {
