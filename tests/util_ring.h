@@ -19,6 +19,18 @@ typedef struct util_batch_of_two {
     void *ctx;
 } util_batch_of_two;
 
+/* A batch whose wait for completions fails outright (util_fake_lost_wait),
+ * in a child process: open(ctx), then lost(ctx, ring) makes batches and
+ * checks them (ring: 0 when NETEV_NO_IO_URING asks for none), the ring is
+ * gone afterwards, close(ctx).  Not run (a line says so) where the fake
+ * cannot be made. */
+typedef struct util_lost_wait {
+    void (*open)(void *ctx);
+    void (*lost)(void *ctx, int ring);
+    void (*close)(void *ctx);
+    void *ctx;
+} util_lost_wait;
+
 #ifdef NETEV_HAVE_RING
 #include <dirent.h>
 #include <errno.h>
@@ -181,17 +193,6 @@ static inline int util_fake_lost_wait(void)
 }
 #endif
 
-/* A batch whose wait for completions fails outright (util_fake_lost_wait),
- * in a child process: open(ctx), then lost(ctx, ring) makes batches and
- * checks them (ring: 0 when NETEV_NO_IO_URING asks for none), the ring is
- * gone afterwards, close(ctx).  Not run (a line says so) where the fake
- * cannot be made. */
-typedef struct util_lost_wait {
-    void (*open)(void *ctx);
-    void (*lost)(void *ctx, int ring);
-    void (*close)(void *ctx);
-    void *ctx;
-} util_lost_wait;
 
 static inline void lost_wait_child(void *ctx)
 {
@@ -206,6 +207,7 @@ static inline void lost_wait_child(void *ctx)
     t->close(t->ctx);
 }
 
+/* Runs t (util_lost_wait) in a child process. */
 static inline void util_check_lost_wait(const util_lost_wait *t)
 {
     util_in_child(lost_wait_child, (void *)t);
@@ -229,12 +231,6 @@ static inline void util_check_refused_ring(const util_batch_of_two *b)
     (void)b;
     printf("# no io_uring in this build: not run\n");
 }
-typedef struct util_lost_wait {
-    void (*open)(void *ctx);
-    void (*lost)(void *ctx, int ring);
-    void (*close)(void *ctx);
-    void *ctx;
-} util_lost_wait;
 static inline void util_check_lost_wait(const util_lost_wait *t)
 {
     (void)t;
