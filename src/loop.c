@@ -204,15 +204,8 @@ void netev__record(netev_loop *loop, netev__sock *sk, unsigned bit, int err)
 {
     if (bit == NETEV_ACCEPT)
         sk->flags &= ~NETEV__F_STARVED; /* the listener is worth trying again */
-    if (sk->disabled & bit) {
-        /* Reported and not yet re-enabled: the program has not asked again.
-         * A reset or fatal error after a CLOSE already reported as graceful
-         * is kept all the same, for netev__close_error (netev_hooks.h); a
-         * CLOSE not yet reported keeps the error it was recorded with. */
-        if (bit == NETEV_CLOSE && err && !sk->err_close && !(sk->pending & bit))
-            sk->err_close = (int8_t)err;
-        return;
-    }
+    if (sk->disabled & bit)
+        return; /* reported and not yet re-enabled: the program has not asked again */
     sk->disabled |= bit;
     sk->pending |= bit;
     if (bit == NETEV_CLOSE)

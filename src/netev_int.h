@@ -192,6 +192,11 @@ void netev__record(netev_loop *loop, netev__sock *sk, unsigned bit, int err);
 static inline void netev__connection_over(netev_loop *loop, netev__sock *sk, int err)
 {
     sk->flags |= NETEV__F_DEAD | NETEV__F_RD_EOF;
+    /* A reset or fatal error after a CLOSE already reported as graceful is
+     * kept all the same, for netev__close_error (netev_hooks.h); a CLOSE not
+     * yet reported keeps the error it was recorded with. */
+    if (err && !sk->err_close && (sk->disabled & NETEV_CLOSE) && !(sk->pending & NETEV_CLOSE))
+        sk->err_close = (int8_t)err;
     netev__record(loop, sk, NETEV_CLOSE, err);
 }
 static inline void netev__changed(netev_loop *loop, netev_socket s, netev__sock *sk)
