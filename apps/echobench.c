@@ -255,7 +255,7 @@ typedef struct progress {
     eb_hist last_lat, now_lat, diff;
 } progress;
 
-enum stage { STAGE_CONNECT, STAGE_WINDOW, STAGE_DRAIN };
+enum stage { STAGE_CONNECT, STAGE_WARM, STAGE_WINDOW, STAGE_DRAIN };
 
 static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, int64_t now, double elapsed,
                           int64_t t_go, enum stage stage)
@@ -265,6 +265,9 @@ static void progress_line(progress *p, const eb_config *cfg, eb_worker *w, int64
     if (stage == STAGE_CONNECT) {
         snprintf(line, sizeof line, "[%5.1fs] connecting %llu/%d  errors %llu", elapsed,
                  (unsigned long long)t.resolved, cfg->conns, (unsigned long long)errors_of(&t));
+    } else if (stage == STAGE_WARM) {
+        snprintf(line, sizeof line, "[%5.1fs] warming up: not measured  conns %llu/%d  errors %llu", elapsed,
+                 (unsigned long long)t.up, cfg->conns, (unsigned long long)errors_of(&t));
     } else if (stage == STAGE_DRAIN) {
         snprintf(line, sizeof line, "[%5.1fs] draining: waiting for the echoes still due  conns %llu/%d  errors %llu",
                  elapsed, (unsigned long long)t.up, cfg->conns, (unsigned long long)errors_of(&t));
@@ -363,9 +366,10 @@ typedef struct bench {
     eb_worker *w;
     progress *pr;
     eb_summary *sum;
+    int flowing; /* traffic has started: the warm-up (--warmup), then the window */
     int running; /* the window has opened */
     int idle_announced;
-    int64_t t_start, t_go, t_ready;
+    int64_t t_start, t_flow, t_go, t_ready;
     double server_cpu0, core0, client_cpu0;
 } bench;
 
@@ -378,23 +382,36 @@ static void tick_progress(bench *b, int64_t now, enum stage stage)
     }
 }
 
-/* Every connection is up or failed: the measured window starts. */
+/* The measured window starts: what the report counts is counted from here. */
 static void open_window(bench *b, int64_t now)
 {
     const eb_config *cfg = b->cfg;
     b->running = 1;
     b->t_go = now;
+    b->server_cpu0 = cfg->server_pid ? process_cpu(cfg->server_pid) : -1;
+    b->core0 = cfg->server_core >= 0 ? core_busy(cfg->server_core) : -1;
+    b->client_cpu0 = own_cpu();
+    set_phase(b->sh, b->w, cfg->threads, EB_PHASE_RUN);
+}
+
+/* Every connection is up or failed: traffic starts, with the warm-up if
+ * there is one, else with the window. */
+static void start_flow(bench *b, int64_t now)
+{
+    const eb_config *cfg = b->cfg;
+    b->flowing = 1;
+    b->t_flow = now;
     int64_t last = b->t_start;
     for (int i = 0; i < cfg->threads; i++)
         if (atomic_load(&b->w[i].t_resolved) > last)
             last = atomic_load(&b->w[i].t_resolved);
     /* --reconnect has no connect phase: 0 (bench/run_bench.py reads the number). */
     b->sum->connect_seconds = cfg->mode == EB_RECONNECT ? 0 : (double)(last - b->t_start) / 1e9;
-    b->server_cpu0 = cfg->server_pid ? process_cpu(cfg->server_pid) : -1;
-    b->core0 = cfg->server_core >= 0 ? core_busy(cfg->server_core) : -1;
-    b->client_cpu0 = own_cpu();
     atomic_store(&b->sh->t_go, now);
-    set_phase(b->sh, b->w, cfg->threads, EB_PHASE_RUN);
+    if (cfg->warmup > 0)
+        set_phase(b->sh, b->w, cfg->threads, EB_PHASE_WARM);
+    else
+        open_window(b, now);
 }
 
 /* Whether the window is over: quota done, nothing left alive, or -t ran out
@@ -428,12 +445,16 @@ static void measure(bench *b)
             b->sum->interrupted = 1;
             return;
         }
-        if (!b->running && t.resolved >= (uint64_t)b->cfg->conns)
+        /* The stage this tick's line reports: a window just opened has nothing to show yet. */
+        enum stage stage = b->running ? STAGE_WINDOW : b->flowing ? STAGE_WARM : STAGE_CONNECT;
+        if (!b->flowing && t.resolved >= (uint64_t)b->cfg->conns)
+            start_flow(b, now);
+        if (b->flowing && !b->running && now - b->t_flow >= (int64_t)(b->cfg->warmup * 1e9))
             open_window(b, now);
         if (b->running && window_over(b, &t, now))
             return;
-        tick_progress(b, now, b->running ? STAGE_WINDOW : STAGE_CONNECT);
-        sleep_ns(b->running ? TICK_NS : TICK_NS / 20); /* start the window soon after the last connect */
+        tick_progress(b, now, stage);
+        sleep_ns(b->flowing ? TICK_NS : TICK_NS / 20); /* start the traffic soon after the last connect */
     }
 }
 
@@ -473,7 +494,8 @@ static int close_window(bench *b)
         double c1 = b->core0 >= 0 ? core_busy(cfg->server_core) : -1;
         sum->server_core = c1 >= 0 ? c1 - b->core0 : -1;
     } else {
-        sum->connect_seconds = (double)(t_end - b->t_start) / 1e9;
+        if (!b->flowing) /* else it was stopped in the warm-up, with every connection up */
+            sum->connect_seconds = (double)(t_end - b->t_start) / 1e9;
         sum->server_cpu = -1;
         sum->server_core = -1;
     }

@@ -27,8 +27,8 @@ from run_bench import ROOT, Running, find_servers, run_echobench, server_cpu_arg
 
 
 def run(a, srv):
-    rep = run_echobench(a, srv.port, ["-c", a.conns, "-s", a.size, "-d", 1, "-t", a.seconds]
-                        + server_cpu_args(a, srv), timeout=a.seconds + 120)
+    rep = run_echobench(a, srv.port, ["-c", a.conns, "-s", a.size, "-d", 1, "-w", a.warmup, "-t", a.seconds]
+                        + server_cpu_args(a, srv), timeout=a.warmup + a.seconds + 120)
     if rep["errors"]["total"]:
         sys.exit(f"alternate: echobench saw errors against port {srv.port}: {rep['errors']}")
     return rep["server_cpu_us_per_msg"], rep["msgs_per_s"], rep["server_core_us_per_msg"], rep["latency_us"]["p99"]
@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--warmup", type=float, default=0.0,
+                    help="seconds of traffic before each run's window, not measured (echobench --warmup)")
     ap.add_argument("--server-share", type=float, metavar="F",
                     help="cap each server at F of a CPU (a cgroup's cpu quota, root; bench/cpucap.py): the server, "
                          "not echobench, is then the bottleneck, as on a machine with more cores for the clients")
@@ -86,7 +88,7 @@ def main():
         shutil.rmtree(logdir, ignore_errors=True)
         if cap:
             cap.close()
-    print(f"{a.rounds} rounds of {a.seconds:g} s, {a.conns} connections, {a.size} B, depth 1"
+    print(f"{a.rounds} rounds of {a.seconds:g} s ({a.warmup:g} s warm-up), {a.conns} connections, {a.size} B, depth 1"
           + (f", each server capped at {a.server_share:g} CPU" if cap else ""))
     print("CPU: the server's process time per message; core: its CPU's busy time per message (with the")
     print("kernel's work that no process is charged with, such as ksoftirqd's)")

@@ -355,10 +355,21 @@ def row(kind, server, conns, size, rep_no, rep=None, note="", rss=None):
     return r
 
 
+def warmup_for(args, conns):
+    """Seconds of unmeasured traffic before a cell's window.  New connections
+    cost more per message for their first seconds: at 10,000 connections
+    echod's first second ran at about 85 % of the later pace, so a 2-second
+    window from a cold start measured mostly that.  Each connection should
+    have echoed some dozens of messages first: at least --warmup, and 1 s per
+    5,000 connections (at 10,000 about 10 echoes per connection a second)."""
+    return max(args.warmup, conns / 5000) if args.warmup > 0 else 0
+
+
 def echo_cell(args, server, conns, size, rep_no, logdir, running):
-    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", size, "-d", 1, "-t", args.duration,
+    warm = warmup_for(args, conns)
+    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", size, "-d", 1, "-w", warm, "-t", args.duration,
                                                  "-T", args.client_threads, "--timeout", 10],
-                          args.duration + 120, f"c={conns} s={size}", running)
+                          warm + args.duration + 120, f"c={conns} s={size}", running)
     r = row("echo", server.name, conns, size, rep_no, rep)
     r["others_cpu"] = round(noise, 3)
     log(f"  {server.name:12s} c={conns:<6d} s={size:<5d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
@@ -369,9 +380,10 @@ def echo_cell(args, server, conns, size, rep_no, logdir, running):
 
 def bound_cell(args, server, conns, rep_no, logdir, running, share):
     """An echo cell, 64 B, with the server under its CPU cap (kind "bound")."""
-    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", 64, "-d", 1, "-t", args.duration,
+    warm = warmup_for(args, conns)
+    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", 64, "-d", 1, "-w", warm, "-t", args.duration,
                                                  "-T", args.client_threads, "--timeout", 10],
-                          args.duration + 120, f"bound c={conns}", running, capped=True)
+                          warm + args.duration + 120, f"bound c={conns}", running, capped=True)
     r = row("bound", server.name, conns, 64, rep_no, rep, note=f"{share:g} CPU")
     r["others_cpu"] = round(noise, 3)
     log(f"  {server.name:12s} c={conns:<6d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
@@ -649,6 +661,15 @@ def summarize(rows, servers, args):
     return out, thr, cpu, p99, idle
 
 
+def warmup_text(meta):
+    """How the run warmed its connections up, for docs/bench.md's method."""
+    w = meta.get("warmup", 0)  # runs before --warmup had none
+    if not w:
+        return " (no warm-up: the window opened with the first message)"
+    return (f" and have echoed for {w:g} s, or 1 s per 5,000 connections where that is longer (2 s at 10,000):"
+            " a new connection's first seconds cost more per message, and that warm-up is not measured")
+
+
 def bar_check(thr, cpu, p99, idle, rows):
     """Issue 4's bar, cell by cell: met / not met / not measured.  The
     verdict is on the median of the per-round ratios: the two runs of a round
@@ -825,6 +846,8 @@ def parse():
     ap.add_argument("--conns", help="comma-separated connection counts")
     ap.add_argument("--sizes", help="comma-separated message sizes")
     ap.add_argument("--duration", type=float, help="seconds per cell")
+    ap.add_argument("--warmup", type=float, help="seconds of unmeasured traffic before an echo cell's window, and "
+                    "1 s per 5,000 connections if that is more (default 0.5, quick 0.25; 0: none)")
     ap.add_argument("--reps", type=int, help="runs per 64-byte echo cell, the bar's (median; default 7); "
                     "other sizes, idle memory and connection rate: at most 3")
     ap.add_argument("--idle", help="comma-separated idle connection counts ('' = none)")
@@ -860,6 +883,8 @@ def parse():
     # The bar's cells, 64 B, run seven times; the rest, which only describe,
     # three.
     args.duration = args.duration or (1.5 if quick else 2.0)
+    if args.warmup is None:
+        args.warmup = 0.25 if quick else 0.5
     args.reps = args.reps or (1 if quick else 7)
     args.other_reps = min(args.reps, 3)
     args.bound_reps = args.bound_reps or min(args.reps, 5)
@@ -984,7 +1009,7 @@ def main():
         log(micro)
     elapsed = time.monotonic() - t0
     meta = {"elapsed": elapsed, "micro": micro, "note": args.note, "quick": args.quick, "reps": args.reps,
-            "other_reps": args.other_reps, "duration": args.duration, "retries": args.retries, "quiet": args.quiet,
+            "other_reps": args.other_reps, "duration": args.duration, "warmup": args.warmup, "retries": args.retries, "quiet": args.quiet,
             "client_cpu": args.client_cpu, "client_threads": args.client_threads,
             "connrate_conns": args.connrate_conns, "per_process": args.per_process,
             "echod_standin": args.echod_standin, "machine": info, "bound_share": args.bound_share,
@@ -1088,7 +1113,7 @@ Latest run: {meta['date']}, `make bench`
   descriptors, so it sits out the 10,000-connection cells). All read into one 64 KiB buffer, buffer
   what a send did not take, stop reading while they do, set TCP_NODELAY, listen on 127.0.0.1.
 - Load: `echobench` (built on netev; {meta['client_threads']} thread(s)), depth 1 (one message in flight per connection),
-  {meta['duration']:g} s per cell after all connections are up, every echoed byte checked. echobench sends what
+  {meta['duration']:g} s per cell after all connections are up{warmup_text(meta)}, every echoed byte checked. echobench sends what
   a round of its loop has to send in one `netev_send_batch` (one `io_uring_enter`), so it spends less per
   message than the servers do, and with many connections the server, not the client, sets the pace.
 - The server is pinned to CPU 0 and echobench to CPU(s) {meta['client_cpu']} (`taskset`). The tables give messages/s

@@ -131,9 +131,22 @@ def test_server_bound():
           "1.000 of the best peer's (libuv)" in line(bar, "- msgs/s at 1,000 conns"))
 
 
+def test_warmup():
+    class Args:
+        warmup = 0.5
+    a = Args()
+    check("warm-up: the floor below 2,500 connections", rb.warmup_for(a, 1000) == 0.5, rb.warmup_for(a, 1000))
+    check("warm-up: 1 s per 5,000 connections above it", rb.warmup_for(a, 10000) == 2, rb.warmup_for(a, 10000))
+    a.warmup = 0
+    check("warm-up: 0 turns it off", rb.warmup_for(a, 10000) == 0, rb.warmup_for(a, 10000))
+    check("warm-up: an older run's docs say it had none", "no warm-up" in rb.warmup_text({}), rb.warmup_text({}))
+    check("warm-up: the docs give it", "for 0.5 s" in rb.warmup_text({"warmup": 0.5}),
+          rb.warmup_text({"warmup": 0.5}))
+
+
 def main():
     for test in (test_per_round_verdict, test_not_met, test_best_peer, test_busy_figure, test_skipped_rows,
-                 test_server_bound):
+                 test_server_bound, test_warmup):
         test()
     print(f"{len(failures)} failed: {', '.join(failures)}" if failures else "all passed")
     return 1 if failures else 0

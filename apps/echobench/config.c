@@ -25,6 +25,9 @@ static void usage(FILE *f)
           "  -t, --duration SEC    measure for SEC seconds (default 5 unless -n is given), then\n"
           "                        drain: send nothing new, check the echoes still due\n"
           "  -n, --messages N      stop after N echoed messages in all\n"
+          "  -w, --warmup SEC      echo for SEC seconds before the window opens, unmeasured:\n"
+          "                        new connections cost more for their first seconds\n"
+          "                        (default 0; echo mode with -t only)\n"
           "      --rate R          send R messages/s in all (open loop: latency at fixed load)\n"
           "  -T, --threads N       client threads, each with its own netev loop (default 1)\n"
           "      --ramp R          open at most R connections per second (default: at once;\n"
@@ -202,6 +205,7 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
         {"conns", required_argument, 0, 'c'},      {"size", required_argument, 0, 's'},
         {"depth", required_argument, 0, 'd'},      {"duration", required_argument, 0, 't'},
         {"messages", required_argument, 0, 'n'},   {"rate", required_argument, 0, OPT_RATE},
+        {"warmup", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 'T'},    {"ramp", required_argument, 0, OPT_RAMP},
         {"json", no_argument, 0, OPT_JSON},        {"quiet", no_argument, 0, 'q'},
         {"timeout", required_argument, 0, OPT_TIMEOUT}, {"idle", no_argument, 0, OPT_IDLE},
@@ -220,7 +224,7 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
     cfg->server_core = -1;
     int have_duration = 0, c;
     long v;
-    while ((c = getopt_long(argc, argv, "H:p:c:s:d:t:n:T:B:qh", opts, 0)) != -1) {
+    while ((c = getopt_long(argc, argv, "H:p:c:s:d:t:n:w:T:B:qh", opts, 0)) != -1) {
         switch (c) {
         case 'H':
             cfg->host = optarg;
@@ -253,6 +257,10 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
             if (parse_long(optarg, 1, LONG_MAX, &v))
                 return bad("message count", optarg);
             cfg->messages = (uint64_t)v;
+            break;
+        case 'w':
+            if (parse_double(optarg, 0, MAX_SECONDS, &cfg->warmup))
+                return bad("warm-up (0 to 1000000 s)", optarg);
             break;
         case OPT_RATE:
             if (parse_double(optarg, 0.001, MAX_PER_SECOND, &cfg->rate))
@@ -334,6 +342,12 @@ int eb_parse_args(int argc, char **argv, eb_config *cfg)
      * all start at the window's start, so the pace was silently not kept. */
     if (cfg->mode == EB_RECONNECT && cfg->ramp > 0) {
         fprintf(stderr, "echobench: --ramp paces the first connections; --reconnect has no connect phase\n");
+        return 2;
+    }
+    /* -n counts messages from the first one sent, and the other modes have
+     * no steady traffic to warm up. */
+    if (cfg->warmup > 0 && (cfg->mode != EB_ECHO || cfg->messages)) {
+        fprintf(stderr, "echobench: --warmup works with the echo mode and -t only\n");
         return 2;
     }
     if (cfg->mode == EB_IDLE && cfg->messages) {

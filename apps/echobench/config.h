@@ -20,6 +20,7 @@ typedef struct eb_config {
     size_t size;
     int depth;
     double duration;   /* seconds; 0 = until -n is done (or a signal, in idle mode) */
+    double warmup;     /* seconds of traffic before the window opens, not measured */
     uint64_t messages; /* 0 = no limit */
     double rate;       /* messages per second in all; 0 = as fast as the server answers */
     int threads;

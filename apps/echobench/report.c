@@ -33,9 +33,12 @@ static void print_us(FILE *f, const char *label, uint64_t ns)
 void eb_report_text(FILE *f, const eb_summary *s)
 {
     const eb_config *cfg = s->cfg;
-    fprintf(f, "echobench: %s port %d, %d connection%s x %zu B, depth %d, %d thread%s, %s mode%s\n", cfg->host,
+    fprintf(f, "echobench: %s port %d, %d connection%s x %zu B, depth %d, %d thread%s, %s mode", cfg->host,
             cfg->port, cfg->conns, cfg->conns == 1 ? "" : "s", cfg->size, cfg->depth, cfg->threads,
-            cfg->threads == 1 ? "" : "s", mode_name(cfg), s->interrupted ? " (interrupted)" : "");
+            cfg->threads == 1 ? "" : "s", mode_name(cfg));
+    if (cfg->warmup > 0)
+        fprintf(f, ", %g s warm-up", cfg->warmup);
+    fprintf(f, "%s\n", s->interrupted ? " (interrupted)" : "");
     const char *unit = cfg->mode == EB_RECONNECT ? "connections" : "messages";
     fprintf(f, "  %-12s %llu in %.3f s: %.0f %s/s, %.2f MB/s each way\n", unit, (unsigned long long)s->msgs,
             s->seconds, per_s(s, (double)s->msgs), cfg->mode == EB_RECONNECT ? "conn" : "msgs",
@@ -102,8 +105,8 @@ void eb_report_json(FILE *f, const eb_summary *s)
     json_string(f, cfg->host);
     fprintf(f, ",\"port\":%d,\"mode\":\"%s\",\"conns\":%d,\"size\":%zu,\"depth\":%d,\"threads\":%d,", cfg->port,
             mode_name(cfg), cfg->conns, cfg->size, cfg->depth, cfg->threads);
-    fprintf(f, "\"rate\":%.3f,\"seconds\":%.6f,\"messages\":%llu,\"msgs_per_s\":%.1f,\"mb_per_s\":%.3f,", cfg->rate,
-            s->seconds, (unsigned long long)s->msgs, per_s(s, (double)s->msgs),
+    fprintf(f, "\"rate\":%.3f,\"warmup_s\":%.3f,\"seconds\":%.6f,\"messages\":%llu,\"msgs_per_s\":%.1f,"
+            "\"mb_per_s\":%.3f,", cfg->rate, cfg->warmup, s->seconds, (unsigned long long)s->msgs, per_s(s, (double)s->msgs),
             per_s(s, (double)s->msgs * (double)cfg->size) / 1e6);
     json_hist(f, "latency_us", &s->lat);
     fprintf(f, ",\"connect_seconds\":%.6f,", s->connect_seconds);

@@ -54,6 +54,7 @@ class EchoServer:
         self.conns = {}
         self.corrupted = 0
         self.accepted = 0
+        self.received = 0  # bytes, over all connections
         self.stopping = False
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -96,6 +97,7 @@ class EchoServer:
         if not data:
             self.drop(s)
             return
+        self.received += len(data)
         if self.mute or (self.stall_after and st["seen"] >= self.stall_after):
             st["seen"] += len(data)
             return  # swallowed: never echoed
@@ -477,6 +479,43 @@ def test_conflicting_options():
         check(f"conflict: {args} is accepted", rc == 0, (rc, err))
 
 
+def test_warmup():
+    """--warmup: traffic flows before the window, and none of it is counted."""
+    srv = EchoServer(size=64)
+    try:
+        rc, rep, err, took = run_bench(srv.port, "-c", 2, "-w", 1, "-t", 0.5)
+        check("warmup: exit 0", rc == 0, f"rc={rc} stderr={err}")
+        check("warmup: in the report", rep and rep["warmup_s"] == 1, rep)
+        check("warmup: the window is -t long", rep and 0.4 < rep["seconds"] < 0.9, rep)
+        check("warmup: the run is warm-up plus window", took >= 1.5, took)
+        # About 3 messages sent in all for each counted one: the warm-up is twice the window.
+        sent = srv.received // 64
+        check("warmup: the warm-up's echoes are not counted",
+              rep and 0 < rep["messages"] and sent >= 2 * rep["messages"], (sent, rep and rep["messages"]))
+        check("warmup: latencies are the window's", rep and rep["latency_us"]["count"] == rep["messages"], rep)
+        # SIGINT in the warm-up: a report with no window, and the connect phase's own length.
+        p = subprocess.Popen([ECHOBENCH, "-p", str(srv.port), "-q", "--json", "-c", "2", "-w", "30", "-t", "1"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        time.sleep(0.7 * SLOW)
+        p.send_signal(2)  # SIGINT, to this PID
+        try:
+            out, _ = p.communicate(timeout=10 * SLOW)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, _ = p.communicate()
+        rep = json.loads(out) if out.strip() else None
+        check("warmup: SIGINT in it ends the run, nothing counted",
+              rep and rep["interrupted"] is True and rep["messages"] == 0, rep)
+        check("warmup: SIGINT in it keeps the connect phase's length", rep and rep["connect_seconds"] < 0.5, rep)
+    finally:
+        srv.stop()
+    for args in (["-n", "100"], ["--idle"], ["--reconnect"]):
+        rc, err = parse_status("-p", 1, "-w", 1, *args)
+        check(f"warmup: with {args} is exit 2", rc == 2 and "--warmup" in err, (rc, err))
+    rc, err = parse_status("-p", 1, "-w", "-1")
+    check("warmup: negative is exit 2", rc == 2 and "warm-up" in err, (rc, err))
+
+
 def test_size_suffix_overflow():
     """A size with k is multiplied by 1024 in 64 bits: 18014398509481985k
     wrapped to 1024 and ran with 1 KiB messages."""
@@ -834,6 +873,7 @@ def main():
         test_too_many_stamps()
         test_size_suffix_overflow()
         test_conflicting_options()
+        test_warmup()
         test_reconnect_nofile()
         test_fewer_messages_than_threads()
         test_reconnect_retires_failed_slots()

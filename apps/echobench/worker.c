@@ -60,6 +60,12 @@ static int phase(const eb_worker *w)
     return atomic_load_explicit(&w->sh->phase, memory_order_acquire);
 }
 
+/* Whether messages flow: in the window and in the warm-up before it. */
+static int traffic(int ph)
+{
+    return ph == EB_PHASE_WARM || ph == EB_PHASE_RUN;
+}
+
 void eb_say(eb_shared *sh, const char *fmt, ...)
 {
     va_list ap;
@@ -285,7 +291,7 @@ static void send_pending(eb_worker *w)
 
 static int may_issue(const eb_worker *w)
 {
-    return phase(w) == EB_PHASE_RUN && (!w->has_quota || w->issued < w->quota);
+    return traffic(phase(w)) && (!w->has_quota || w->issued < w->quota);
 }
 
 static void ready_push(eb_worker *w, eb_conn *c)
@@ -454,14 +460,14 @@ static void on_connected(eb_worker *w, eb_conn *c, int64_t now)
     eb_hist_add(&w->conn_lat, now - c->t_connect);
     if (cfg_of(w)->mode != EB_RECONNECT)
         resolved(w);
-    if (phase(w) == EB_PHASE_RUN)
+    if (traffic(phase(w)))
         start_traffic(w, c, now);
 }
 
 /* --reconnect: a slot starts its next connection, unless the quota is spent. */
 static void next_cycle(eb_worker *w, eb_conn *c)
 {
-    if (phase(w) != EB_PHASE_RUN || (w->has_quota && w->cycles_started >= w->quota))
+    if (!traffic(phase(w)) || (w->has_quota && w->cycles_started >= w->quota))
         return;
     w->cycles_started++;
     uint32_t id = (uint32_t)(w->next_cycle_id++ * (uint64_t)cfg_of(w)->threads + (uint64_t)w->index);
@@ -619,9 +625,9 @@ static void run(eb_worker *w)
         int ph = phase(w);
         if (ph == EB_PHASE_STOP)
             return;
-        if (ph >= EB_PHASE_RUN && !running) {
+        if (ph >= EB_PHASE_WARM && !running) {
             running = 1; /* a short window may be over before this thread saw it */
-            if (ph == EB_PHASE_RUN)
+            if (traffic(ph))
                 start_run(w, now);
         }
         if (ph == EB_PHASE_DRAIN && !draining) {

@@ -19,11 +19,12 @@
 #define EB_PATTERN_LEN 65521u /* prime: streams of different sizes do not line up */
 #define EB_CHUNK (64u * 1024u)
 
-/* CONNECT: open the connections; RUN: the measured window; DRAIN: after a
- * window that ran out, issue nothing new but check every echo still
- * outstanding (timeouts and lost connections count) until none is left;
- * STOP: quit at once (also straight from RUN, on a signal). */
-enum eb_phase { EB_PHASE_CONNECT, EB_PHASE_RUN, EB_PHASE_DRAIN, EB_PHASE_STOP };
+/* CONNECT: open the connections; WARM (--warmup): traffic as in RUN, not
+ * measured; RUN: the measured window; DRAIN: after a window that ran out,
+ * issue nothing new but check every echo still outstanding (timeouts and
+ * lost connections count) until none is left; STOP: quit at once (also
+ * straight from WARM or RUN, on a signal). */
+enum eb_phase { EB_PHASE_CONNECT, EB_PHASE_WARM, EB_PHASE_RUN, EB_PHASE_DRAIN, EB_PHASE_STOP };
 
 typedef struct eb_shared {
     const eb_config *cfg;
@@ -32,7 +33,7 @@ typedef struct eb_shared {
     int nsrcs;
     _Atomic int phase;
     int64_t t_start;      /* ns: start of the connect phase, set before the threads: --ramp's schedule */
-    _Atomic int64_t t_go; /* ns: start of the measured window, set before phase RUN */
+    _Atomic int64_t t_go; /* ns: start of traffic (--rate's schedule), set before phase WARM or RUN */
     _Atomic int errors_printed; /* the first few errors are described on stderr */
     /* A progress line is drawn on the terminal, its cursor at its end: a
      * line from any thread starts on a new line (eb_say).  Read and
