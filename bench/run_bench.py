@@ -1165,7 +1165,7 @@ Latest run: {meta['date']}, `make bench`
   through SO_REUSEPORT, K chosen so each holds about 80 % of its limit at most; RSS summed over them).
 - Connection rate: `echobench --reconnect`: {meta['connrate_conns']} connections at a time, each one
   connect, one 64-byte echo, close, again; from 8 source addresses, to spread TIME_WAIT.
-{bound_method(meta)}- Reproduce: `make bench` (full: about 18 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
+{bound_method(meta)}- Reproduce: `make bench` (full: about 24 minutes on a quiet machine, more with retries) or `make bench-quick` (a minute or two, not
   written here). `python3 bench/run_bench.py --help` for subsets.
 - Closer comparisons of a few servers: `python3 bench/alternate.py --conns N --rounds 15` keeps one
   instance of each running and alternates 1-second runs between them; it gives the medians of the
