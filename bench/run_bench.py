@@ -358,7 +358,7 @@ def row(kind, server, conns, size, rep_no, rep=None, note="", rss=None):
 def warmup_for(args, conns):
     """Seconds of unmeasured traffic before a cell's window.  New connections
     cost more per message for their first seconds: at 10,000 connections
-    echod's first second ran at about 85 % of the later pace, so a 2-second
+    echod's first second ran at about 80 % of the later pace, so a 2-second
     window from a cold start measured mostly that.  Each connection should
     have echoed some dozens of messages first: at least --warmup, and 1 s per
     5,000 connections (at 10,000 about 10 echoes per connection a second)."""
@@ -1009,7 +1009,8 @@ def main():
         log(micro)
     elapsed = time.monotonic() - t0
     meta = {"elapsed": elapsed, "micro": micro, "note": args.note, "quick": args.quick, "reps": args.reps,
-            "other_reps": args.other_reps, "duration": args.duration, "warmup": args.warmup, "retries": args.retries, "quiet": args.quiet,
+            "other_reps": args.other_reps, "duration": args.duration, "warmup": args.warmup,
+            "retries": args.retries, "quiet": args.quiet,
             "client_cpu": args.client_cpu, "client_threads": args.client_threads,
             "connrate_conns": args.connrate_conns, "per_process": args.per_process,
             "echod_standin": args.echod_standin, "machine": info, "bound_share": args.bound_share,
@@ -1113,7 +1114,8 @@ Latest run: {meta['date']}, `make bench`
   descriptors, so it sits out the 10,000-connection cells). All read into one 64 KiB buffer, buffer
   what a send did not take, stop reading while they do, set TCP_NODELAY, listen on 127.0.0.1.
 - Load: `echobench` (built on netev; {meta['client_threads']} thread(s)), depth 1 (one message in flight per connection),
-  {meta['duration']:g} s per cell after all connections are up{warmup_text(meta)}, every echoed byte checked. echobench sends what
+  {meta['duration']:g} s per cell after all connections are up{warmup_text(meta)},
+  every echoed byte checked. echobench sends what
   a round of its loop has to send in one `netev_send_batch` (one `io_uring_enter`), so it spends less per
   message than the servers do, and with many connections the server, not the client, sets the pace.
 - The server is pinned to CPU 0 and echobench to CPU(s) {meta['client_cpu']} (`taskset`). The tables give messages/s

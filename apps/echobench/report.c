@@ -106,8 +106,8 @@ void eb_report_json(FILE *f, const eb_summary *s)
     fprintf(f, ",\"port\":%d,\"mode\":\"%s\",\"conns\":%d,\"size\":%zu,\"depth\":%d,\"threads\":%d,", cfg->port,
             mode_name(cfg), cfg->conns, cfg->size, cfg->depth, cfg->threads);
     fprintf(f, "\"rate\":%.3f,\"warmup_s\":%.3f,\"seconds\":%.6f,\"messages\":%llu,\"msgs_per_s\":%.1f,"
-            "\"mb_per_s\":%.3f,", cfg->rate, cfg->warmup, s->seconds, (unsigned long long)s->msgs, per_s(s, (double)s->msgs),
-            per_s(s, (double)s->msgs * (double)cfg->size) / 1e6);
+            "\"mb_per_s\":%.3f,", cfg->rate, cfg->warmup, s->seconds, (unsigned long long)s->msgs,
+            per_s(s, (double)s->msgs), per_s(s, (double)s->msgs * (double)cfg->size) / 1e6);
     json_hist(f, "latency_us", &s->lat);
     fprintf(f, ",\"connect_seconds\":%.6f,", s->connect_seconds);
     json_hist(f, "connect_us", &s->conn_lat);
