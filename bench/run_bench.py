@@ -666,8 +666,8 @@ def warmup_text(meta):
     w = meta.get("warmup", 0)  # runs before --warmup had none
     if not w:
         return " (no warm-up: the window opened with the first message)"
-    return (f" and have echoed for {w:g} s, or 1 s per 5,000 connections where that is longer (2 s at 10,000):"
-            " a new connection's first seconds cost more per message, and that warm-up is not measured")
+    return (f" and have echoed for {w:g} s,\n  or 1 s per 5,000 connections where that is longer (2 s at 10,000):"
+            " a new connection's first\n  seconds cost more per message, and that warm-up is not measured")
 
 
 def bar_check(thr, cpu, p99, idle, rows):
