@@ -494,16 +494,7 @@ def test_warmup():
               rep and 0 < rep["messages"] and sent >= 2 * rep["messages"], (sent, rep and rep["messages"]))
         check("warmup: latencies are the window's", rep and rep["latency_us"]["count"] == rep["messages"], rep)
         # SIGINT in the warm-up: a report with no window, and the connect phase's own length.
-        p = subprocess.Popen([ECHOBENCH, "-p", str(srv.port), "-q", "--json", "-c", "2", "-w", "30", "-t", "1"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        time.sleep(0.7 * SLOW)
-        p.send_signal(2)  # SIGINT, to this PID
-        try:
-            out, _ = p.communicate(timeout=10 * SLOW)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, _ = p.communicate()
-        rep = json.loads(out) if out.strip() else None
+        rep, _ = interrupted_run(srv.port, 0.7, "-c", 2, "-w", 30, "-t", 1)
         check("warmup: SIGINT in it ends the run, nothing counted",
               rep and rep["interrupted"] is True and rep["messages"] == 0, rep)
         check("warmup: SIGINT in it keeps the connect phase's length", rep and rep["connect_seconds"] < 0.5, rep)
@@ -785,22 +776,27 @@ def test_drain_slow_server():
         srv.stop()
 
 
+def interrupted_run(port, after, *args):
+    """echobench's JSON report (None if it gave none) when SIGINT comes
+    `after` seconds into the run, and how long it took to end after it."""
+    p = subprocess.Popen([ECHOBENCH, "-p", str(port), "-q", "--json"] + [str(a) for a in args],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    time.sleep(after * SLOW)
+    t0 = time.monotonic()
+    p.send_signal(2)  # SIGINT, to this PID
+    try:
+        out, _ = p.communicate(timeout=10 * SLOW)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, _ = p.communicate()
+    return (json.loads(out) if out.strip() else None), time.monotonic() - t0
+
+
 def test_interrupt_skips_drain():
     """SIGINT ends the run at once, with a report: no drain."""
     srv = EchoServer(size=64, mute=True)
     try:
-        p = subprocess.Popen([ECHOBENCH, "-p", str(srv.port), "-q", "--json", "-c", "1", "-t", "30"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-        time.sleep(0.5 * SLOW)
-        t0 = time.monotonic()
-        p.send_signal(2)  # SIGINT, to this PID
-        try:
-            out, err = p.communicate(timeout=10 * SLOW)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, err = p.communicate()
-        took = time.monotonic() - t0
-        rep = json.loads(out) if out.strip() else None
+        rep, took = interrupted_run(srv.port, 0.5, "-c", 1, "-t", 30)
         check("interrupt: ends at once", took < 2 * SLOW, took)
         check("interrupt: reported as such", rep and rep["interrupted"] is True, rep)
     finally:
