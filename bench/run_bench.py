@@ -365,11 +365,17 @@ def warmup_for(args, conns):
     return max(args.warmup, conns / 5000) if args.warmup > 0 else 0
 
 
-def echo_cell(args, server, conns, size, rep_no, logdir, running):
+def echo_load(args, conns, size):
+    """echobench's options for an echo cell (depth 1, warmed up) and how long
+    the run may take."""
     warm = warmup_for(args, conns)
-    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", size, "-d", 1, "-w", warm, "-t", args.duration,
-                                                 "-T", args.client_threads, "--timeout", 10],
-                          warm + args.duration + 120, f"c={conns} s={size}", running)
+    return (["-c", conns, "-s", size, "-d", 1, "-w", warm, "-t", args.duration, "-T", args.client_threads,
+             "--timeout", 10], warm + args.duration + 120)
+
+
+def echo_cell(args, server, conns, size, rep_no, logdir, running):
+    load, limit = echo_load(args, conns, size)
+    rep, noise = measured(args, server, logdir, load, limit, f"c={conns} s={size}", running)
     r = row("echo", server.name, conns, size, rep_no, rep)
     r["others_cpu"] = round(noise, 3)
     log(f"  {server.name:12s} c={conns:<6d} s={size:<5d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
@@ -380,10 +386,8 @@ def echo_cell(args, server, conns, size, rep_no, logdir, running):
 
 def bound_cell(args, server, conns, rep_no, logdir, running, share):
     """An echo cell, 64 B, with the server under its CPU cap (kind "bound")."""
-    warm = warmup_for(args, conns)
-    rep, noise = measured(args, server, logdir, ["-c", conns, "-s", 64, "-d", 1, "-w", warm, "-t", args.duration,
-                                                 "-T", args.client_threads, "--timeout", 10],
-                          warm + args.duration + 120, f"bound c={conns}", running, capped=True)
+    load, limit = echo_load(args, conns, 64)
+    rep, noise = measured(args, server, logdir, load, limit, f"bound c={conns}", running, capped=True)
     r = row("bound", server.name, conns, 64, rep_no, rep, note=f"{share:g} CPU")
     r["others_cpu"] = round(noise, 3)
     log(f"  {server.name:12s} c={conns:<6d} #{rep_no}: {rep['msgs_per_s']:>10.0f} msgs/s  "
